@@ -1,0 +1,157 @@
+"""EncoderDecoder segmentor: backbone → decode head, training loss and the inference modes (spec §3)."""
+from collections import OrderedDict
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+import torch
+import torch.distributed as dist
+import torch.nn as nn
+import torch.nn.functional as F
+from torch import Tensor
+
+from ...registry import MODELS, SEGMENTORS
+from ..utils import resize
+
+
+@SEGMENTORS.register_module()
+class EncoderDecoder(nn.Module):
+    """Wires a backbone and a decode head and owns the inference modes.
+
+    ``test_cfg``: ``mode='whole'`` or ``'slide'`` with ``crop_size=(h, w)`` and ``stride=(h, w)``.
+    """
+
+    def __init__(self, backbone: Dict, decode_head: Dict, neck: Optional[Dict] = None,
+                 auxiliary_head: Optional[Dict] = None, train_cfg: Optional[Dict] = None,
+                 test_cfg: Optional[Dict] = None, pretrained: Optional[str] = None, init_cfg: Optional[Dict] = None):
+        super().__init__()
+        if neck is not None or auxiliary_head is not None:
+            raise ValueError('EncoderDecoder: neck and auxiliary_head are not supported (SegNeXt uses neither)')
+        backbone = dict(backbone)
+        if pretrained is not None:
+            backbone['pretrained'] = pretrained
+        self.backbone = MODELS.build(backbone)
+        self.decode_head = MODELS.build(decode_head)
+        self.align_corners = self.decode_head.align_corners
+        self.num_classes = self.decode_head.num_classes
+        self.train_cfg = dict(train_cfg or {})
+        self.test_cfg = dict(test_cfg or dict(mode='whole'))
+        if self.test_cfg.get('mode', 'whole') not in ('whole', 'slide'):
+            raise ValueError(f"test_cfg.mode must be 'whole' or 'slide', got '{self.test_cfg['mode']}'")
+
+    def init_weights(self) -> None:
+        """Backbone init (pretrained checkpoint or from-scratch scheme); the head initialises at construction."""
+        self.backbone.init_weights()
+
+    # ------------------------------------------------------------------ features and logits
+    def extract_feat(self, img: Tensor) -> List[Tensor]:
+        return self.backbone(img)
+
+    def encode_decode(self, img: Tensor, img_metas: Optional[List[Dict]] = None) -> Tensor:
+        """(B, 3, H, W) → (B, K, H, W) logits, bilinearly upsampled from the head's stride 8."""
+        out = self.decode_head(self.extract_feat(img))
+        return resize(out, img.shape[2:], align_corners=self.align_corners)
+
+    def forward_dummy(self, img: Tensor) -> Tensor:
+        """The graph that FLOPs counting and export trace: backbone → head → upsample to the input size."""
+        return self.encode_decode(img, None)
+
+    # ------------------------------------------------------------------ training
+    def forward_train(self, img: Tensor, img_metas: List[Dict], gt_semantic_seg: Tensor) -> Dict[str, Tensor]:
+        """img (B, 3, H, W), gt (B, 1, H, W) int64 → ``decode.loss_ce`` and ``decode.acc_seg``."""
+        losses = self.decode_head.forward_train(self.extract_feat(img), img_metas, gt_semantic_seg, self.train_cfg)
+        return {f'decode.{k}': v for k, v in losses.items()}
+
+    @staticmethod
+    def parse_losses(losses: Dict[str, Tensor]) -> Tuple[Tensor, Dict[str, float]]:
+        """Total loss = sum of entries whose key contains 'loss'; log values averaged over ranks."""
+        log_vars: Dict[str, Tensor] = OrderedDict((k, v.mean()) for k, v in losses.items())
+        loss = sum(v for k, v in log_vars.items() if 'loss' in k)
+        log_vars['loss'] = loss
+        out: Dict[str, float] = OrderedDict()
+        for name, value in log_vars.items():
+            value = value.detach().clone()
+            if dist.is_available() and dist.is_initialized():
+                dist.all_reduce(value.div_(dist.get_world_size()))
+            out[name] = value.item()
+        return loss, out
+
+    def train_step(self, data_batch: Dict, optimizer=None, **kwargs) -> Dict:
+        """One forward with loss parsing: returns ``dict(loss, log_vars, num_samples)``."""
+        losses = self(**data_batch)
+        loss, log_vars = self.parse_losses(losses)
+        return dict(loss=loss, log_vars=log_vars, num_samples=len(data_batch['img_metas']))
+
+    # ------------------------------------------------------------------ inference
+    def slide_inference(self, img: Tensor, img_meta: List[Dict], rescale: bool) -> Tensor:
+        """Sliding-window logits averaged over overlapping windows (logits, not probabilities)."""
+        h_stride, w_stride = self.test_cfg['stride']
+        h_crop, w_crop = self.test_cfg['crop_size']
+        batch, _, h_img, w_img = img.shape
+        h_grids = max(h_img - h_crop + h_stride - 1, 0) // h_stride + 1
+        w_grids = max(w_img - w_crop + w_stride - 1, 0) // w_stride + 1
+        preds = img.new_zeros((batch, self.num_classes, h_img, w_img))
+        count = img.new_zeros((batch, 1, h_img, w_img))
+        for h_idx in range(h_grids):
+            for w_idx in range(w_grids):
+                y1, x1 = h_idx * h_stride, w_idx * w_stride
+                y2, x2 = min(y1 + h_crop, h_img), min(x1 + w_crop, w_img)
+                y1, x1 = max(y2 - h_crop, 0), max(x2 - w_crop, 0)
+                crop_logit = self.encode_decode(img[:, :, y1:y2, x1:x2], img_meta)
+                preds += F.pad(crop_logit, (x1, w_img - x2, y1, h_img - y2))
+                count[:, :, y1:y2, x1:x2] += 1
+        preds = preds / count
+        if rescale:
+            preds = resize(preds, img_meta[0]['ori_shape'][:2], align_corners=self.align_corners)
+        return preds
+
+    def whole_inference(self, img: Tensor, img_meta: List[Dict], rescale: bool) -> Tensor:
+        """Logits at the input size, then (rescale) bilinearly again to the original image size."""
+        seg_logit = self.encode_decode(img, img_meta)
+        if rescale:
+            seg_logit = resize(seg_logit, img_meta[0]['ori_shape'][:2], align_corners=self.align_corners)
+        return seg_logit
+
+    def inference(self, img: Tensor, img_meta: List[Dict], rescale: bool = True) -> Tensor:
+        """(B, 3, H, W) → (B, K, H0, W0) softmax probabilities, un-flipped when the meta says flipped."""
+        if self.test_cfg.get('mode', 'whole') == 'slide':
+            seg_logit = self.slide_inference(img, img_meta, rescale)
+        else:
+            seg_logit = self.whole_inference(img, img_meta, rescale)
+        output = F.softmax(seg_logit, dim=1)
+        if img_meta[0].get('flip', False):
+            direction = img_meta[0].get('flip_direction', 'horizontal')
+            if direction not in ('horizontal', 'vertical'):
+                raise ValueError(f"img_meta flip_direction '{direction}' is not horizontal/vertical")
+            output = output.flip(dims=(3,) if direction == 'horizontal' else (2,))
+        return output
+
+    def simple_test(self, img: Tensor, img_meta: List[Dict], rescale: bool = True) -> List[np.ndarray]:
+        seg_pred = self.inference(img, img_meta, rescale).argmax(dim=1)
+        return list(seg_pred.cpu().numpy())
+
+    def aug_test(self, imgs: Sequence[Tensor], img_metas: Sequence[List[Dict]],
+                 rescale: bool = True) -> List[np.ndarray]:
+        """Average the probabilities (at original size) over all scales/flips, then argmax."""
+        if not rescale:
+            raise ValueError('aug_test needs rescale=True: the augmented views only align at the original size')
+        seg_logit = self.inference(imgs[0], img_metas[0], rescale)
+        for img, meta in zip(imgs[1:], img_metas[1:]):
+            seg_logit = seg_logit + self.inference(img, meta, rescale)
+        seg_pred = (seg_logit / len(imgs)).argmax(dim=1)
+        return list(seg_pred.cpu().numpy())
+
+    def forward_test(self, imgs: Sequence[Tensor], img_metas: Sequence[List[Dict]],
+                     rescale: bool = True) -> List[np.ndarray]:
+        """``imgs``/``img_metas``: one entry per augmentation (one entry = single-scale test)."""
+        if not isinstance(imgs, (list, tuple)) or not isinstance(img_metas, (list, tuple)):
+            raise TypeError('forward_test expects lists of augmented views: imgs=[Tensor], img_metas=[[dict]]')
+        if len(imgs) != len(img_metas):
+            raise ValueError(f'forward_test: {len(imgs)} images but {len(img_metas)} metas')
+        if len(imgs) == 1:
+            return self.simple_test(imgs[0], img_metas[0], rescale)
+        return self.aug_test(imgs, img_metas, rescale)
+
+    def forward(self, img, img_metas, return_loss: bool = True, **kwargs):
+        if return_loss:
+            return self.forward_train(img, img_metas, **kwargs)
+        return self.forward_test(img, img_metas, **kwargs)
