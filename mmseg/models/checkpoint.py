@@ -7,6 +7,7 @@ prefixes; JSeg `.pkl` files that are plain pickles of arrays. Our key layout equ
 import logging
 import os
 import pickle
+import zipfile
 from collections import OrderedDict
 from typing import Any, Dict, Iterable, List, Optional
 
@@ -51,6 +52,11 @@ def read_checkpoint(filename: str, map_location: Any = 'cpu', weights_only: bool
                 return _ArrayUnpickler(f).load()
         except Exception as e:
             raise CheckpointError(f'cannot read {filename} as a pickle of arrays: {e}') from e
+    with open(filename, 'rb') as f:
+        magic = f.read(2)
+    # torch.save writes a zip archive; files from torch < 1.6 start with a pickle protocol byte.
+    if not zipfile.is_zipfile(filename) and magic[:1] != b'\x80':
+        raise CheckpointError(f'cannot read checkpoint {filename}: not a PyTorch file (truncated download?)')
     try:
         return torch.load(filename, map_location=map_location, weights_only=weights_only)
     except pickle.UnpicklingError as e:

@@ -1,0 +1,7 @@
+# SegNeXt-S on ADE20K.
+_base_ = [
+    '../../_base_/models/segnext_small.py', '../../_base_/datasets/ade20k_repeat.py',
+    '../../_base_/default_runtime.py', '../../_base_/schedules/segnext_adamw_160k.py'
+]
+model = dict(decode_head=dict(num_classes=150))
+data = dict(samples_per_gpu=8)  # total batch 16 = 8 x 2 GPUs (spec §5.2)

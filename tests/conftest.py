@@ -1,0 +1,46 @@
+"""Shared fixtures: tiny SegNeXt configs so model tests stay fast on 2 CPU cores."""
+import copy
+
+import pytest
+import torch
+
+VARIANTS = {
+    # name: (embed_dims, depths, head channels, MD_R, drop_path_rate)
+    't': ([32, 64, 160, 256], [3, 3, 5, 2], 256, 16, 0.1),
+    's': ([64, 128, 320, 512], [2, 2, 4, 2], 256, 16, 0.1),
+    'b': ([64, 128, 320, 512], [3, 3, 12, 3], 512, 64, 0.1),
+    'l': ([64, 128, 320, 512], [3, 5, 27, 3], 1024, 64, 0.3),
+}
+
+
+def segnext_cfg(variant: str = 't', num_classes: int = 150, depths=None, **head_kwargs) -> dict:
+    dims, var_depths, ch, r, dpr = VARIANTS[variant]
+    head = dict(type='LightHamHead', in_channels=dims[1:], in_index=[1, 2, 3], channels=ch, ham_channels=ch,
+                dropout_ratio=0.1, num_classes=num_classes, align_corners=False,
+                norm_cfg=dict(type='GN', num_groups=32, requires_grad=True), ham_kwargs=dict(MD_R=r),
+                loss_decode=dict(type='CrossEntropyLoss', use_sigmoid=False, loss_weight=1.0))
+    head.update(head_kwargs)
+    return dict(type='EncoderDecoder',
+                backbone=dict(type='MSCAN', embed_dims=dims, depths=depths or var_depths, mlp_ratios=[8, 8, 4, 4],
+                              drop_rate=0.0, drop_path_rate=dpr, norm_cfg=dict(type='BN', requires_grad=True)),
+                decode_head=head, train_cfg=dict(), test_cfg=dict(mode='whole'))
+
+
+def randomize_(model: torch.nn.Module, seed: int = 0) -> torch.nn.Module:
+    """Give every parameter and BN statistic non-trivial random values (so no branch is a no-op)."""
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, t in model.state_dict().items():
+            if t.dtype.is_floating_point:
+                if name.endswith('running_var'):
+                    t.copy_(torch.rand(t.shape, generator=g) + 0.5)
+                elif 'layer_scale' in name:
+                    t.copy_(torch.rand(t.shape, generator=g) * 0.5 + 0.1)
+                else:
+                    t.copy_(torch.randn(t.shape, generator=g) * 0.1)
+    return model
+
+
+@pytest.fixture
+def tiny_cfg():
+    return copy.deepcopy(segnext_cfg('t', num_classes=5, depths=[1, 1, 1, 1]))
