@@ -18,8 +18,9 @@ def draw_overlay(img_bgr: np.ndarray, seg: np.ndarray, palette: Sequence[Sequenc
                  class_names: Optional[Sequence[str]] = None, legend: bool = True) -> np.ndarray:
     """Blend ``seg`` ([H, W] ids) over ``img_bgr`` ([H, W, 3] uint8): ``img·(1 − opacity) + colour·opacity``.
 
-    With ``legend`` and ``class_names`` a panel listing the classes present (colour swatch + name) is appended
-    on the right, so the output is [H, W + panel, 3] uint8.
+    With ``legend`` and ``class_names`` a white panel listing the classes present (colour swatch + name) is
+    appended on the right, so the output is [H', W + panel, 3] uint8; H' = H unless the list needs more rows,
+    in which case the image is extended downwards with white.
     """
     if not 0 <= opacity <= 1:
         raise ValueError(f'opacity must be in [0, 1], got {opacity}')
@@ -33,14 +34,15 @@ def draw_overlay(img_bgr: np.ndarray, seg: np.ndarray, palette: Sequence[Sequenc
         return blended
     pal = np.asarray(palette, dtype=np.uint8).reshape(-1, 3)[:, ::-1]
     present = [int(c) for c in np.unique(seg) if 0 <= c < min(len(class_names), len(pal))]
-    h = blended.shape[0]
     row_h, sw = 16, 12
+    h = max(blended.shape[0], 4 + row_h * len(present))
+    if h > blended.shape[0]:
+        pad = np.full((h - blended.shape[0],) + blended.shape[1:], 255, dtype=np.uint8)
+        blended = np.concatenate([blended, pad], axis=0)
     width = 24 + sw + 8 * max((len(str(class_names[c])) for c in present), default=4)
     panel = np.full((h, width, 3), 255, dtype=np.uint8)
     for k, c in enumerate(present):
         y = 4 + k * row_h
-        if y + sw > h:  # no room left: the panel lists as many classes as fit
-            break
         panel[y:y + sw, 4:4 + sw] = pal[c]
         cv2.putText(panel, str(class_names[c]), (8 + sw, y + sw - 2), cv2.FONT_HERSHEY_SIMPLEX, 0.35,
                     (0, 0, 0), 1, cv2.LINE_AA)

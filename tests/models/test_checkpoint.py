@@ -1,3 +1,4 @@
+import logging
 import pickle
 
 import numpy as np
@@ -48,8 +49,13 @@ def test_imagenet_backbone_checkpoint_drops_classifier_and_keeps_head(src, tiny_
     torch.save({'state_dict': sd}, path)
     dst = fresh(tiny_cfg)
     head_before = {k: v.clone() for k, v in dst.decode_head.state_dict().items()}
-    with caplog.at_level('INFO', logger='mmseg'):
-        info = load_checkpoint(dst, str(path))
+    logger = logging.getLogger('mmseg')  # may not propagate once get_root_logger has configured it
+    logger.addHandler(caplog.handler)
+    try:
+        with caplog.at_level('INFO', logger='mmseg'):
+            info = load_checkpoint(dst, str(path))
+    finally:
+        logger.removeHandler(caplog.handler)
     assert set(info['skipped']) == {'head.weight', 'head.bias'}
     assert all(torch.equal(dst.backbone.state_dict()[k], src.backbone.state_dict()[k]) for k in sd if
                not k.startswith('head.'))

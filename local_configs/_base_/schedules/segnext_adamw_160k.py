@@ -24,3 +24,5 @@ lr_config = dict(
     by_epoch=False)
 evaluation = dict(interval=8000, metric='mIoU')
 checkpoint_config = dict(by_epoch=False, interval=8000)
+# As the official SegNeXt configs (DDP).
+find_unused_parameters = True

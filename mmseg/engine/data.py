@@ -1,0 +1,37 @@
+"""Dataloaders for training (infinite, resumable) and evaluation (sharded, in order)."""
+from functools import partial
+
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from ..utils import get_dist_info
+from .sampler import InfiniteResumableSampler, SeededDataset, ShardSampler, worker_init_fn
+
+
+def _collate():
+    from ..datasets import collate
+    return collate
+
+
+def build_train_loader(dataset: Dataset, samples_per_gpu: int, workers_per_gpu: int, seed: int,
+                       start_samples: int = 0, shuffle: bool = True) -> DataLoader:
+    """Infinite loader over this rank's shard; ``start_samples`` skips what a resumed run already consumed."""
+    rank, world = get_dist_info()
+    sampler = InfiniteResumableSampler(len(dataset), seed, rank, world, shuffle=shuffle, start=start_samples)
+    init = partial(worker_init_fn, num_workers=workers_per_gpu, rank=rank, seed=seed) if workers_per_gpu else None
+    return DataLoader(SeededDataset(dataset), batch_size=samples_per_gpu, sampler=sampler,
+                      num_workers=workers_per_gpu, collate_fn=_collate(), worker_init_fn=init,
+                      pin_memory=torch.cuda.is_available(), persistent_workers=workers_per_gpu > 0,
+                      # own generator: creating the iterator must not consume the global RNG (exact resume)
+                      generator=torch.Generator().manual_seed(seed))
+
+
+def build_eval_loader(dataset: Dataset, samples_per_gpu: int = 1, workers_per_gpu: int = 0,
+                      distributed: bool = None) -> DataLoader:
+    """In-order loader; distributed: each rank its ``rank::world`` shard (padded, evaluator de-duplicates)."""
+    rank, world = get_dist_info()
+    if not distributed:
+        rank, world = 0, 1
+    return DataLoader(dataset, batch_size=samples_per_gpu, sampler=ShardSampler(len(dataset), rank, world),
+                      num_workers=workers_per_gpu, collate_fn=_collate(), shuffle=False,
+                      pin_memory=torch.cuda.is_available(), generator=torch.Generator().manual_seed(0))

@@ -1,0 +1,89 @@
+"""Process-group setup for ``torchrun`` and SLURM, plus small collective helpers that no-op on one process."""
+import os
+import subprocess
+from typing import Any, Dict
+
+import torch
+import torch.distributed as dist
+
+from ..utils import get_dist_info
+
+
+def is_distributed() -> bool:
+    return dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
+
+
+def init_dist(launcher: str, backend: str = 'nccl', port: int = None) -> None:
+    """Initialise the default process group for ``launcher`` ``'pytorch'`` (torchrun env vars) or ``'slurm'``.
+
+    NCCL needs CUDA; on a CPU-only machine the backend falls back to gloo.
+    """
+    if not torch.cuda.is_available() and backend == 'nccl':
+        backend = 'gloo'
+    if launcher == 'slurm':
+        proc_id = int(os.environ['SLURM_PROCID'])
+        ntasks = int(os.environ['SLURM_NTASKS'])
+        node_list = os.environ['SLURM_NODELIST']
+        addr = subprocess.getoutput(f'scontrol show hostname {node_list} | head -n1')
+        os.environ.setdefault('MASTER_PORT', str(port or 29500))
+        os.environ.setdefault('MASTER_ADDR', addr)
+        os.environ['WORLD_SIZE'] = str(ntasks)
+        os.environ['RANK'] = str(proc_id)
+        num_gpus = max(torch.cuda.device_count(), 1)
+        os.environ['LOCAL_RANK'] = str(proc_id % num_gpus)
+    elif launcher != 'pytorch':
+        raise ValueError(f"launcher must be 'none', 'pytorch' or 'slurm', got '{launcher}'")
+    if 'RANK' not in os.environ or 'WORLD_SIZE' not in os.environ:
+        raise RuntimeError(f"--launcher {launcher} needs RANK/WORLD_SIZE in the environment: "
+                           'start with torchrun (tools/dist_train.sh) or srun (tools/slurm_train.sh)')
+    if torch.cuda.is_available():
+        torch.cuda.set_device(int(os.environ.get('LOCAL_RANK', 0)) % torch.cuda.device_count())
+    dist.init_process_group(backend=backend)
+
+
+def get_device() -> torch.device:
+    if torch.cuda.is_available():
+        return torch.device('cuda', torch.cuda.current_device())
+    return torch.device('cpu')
+
+
+def broadcast_object(obj: Any, src: int = 0) -> Any:
+    """Rank ``src``'s ``obj`` on every rank."""
+    if not is_distributed():
+        return obj
+    box = [obj]
+    dist.broadcast_object_list(box, src=src)
+    return box[0]
+
+
+def all_gather_object(obj: Any) -> list:
+    if not is_distributed():
+        return [obj]
+    out = [None] * dist.get_world_size()
+    dist.all_gather_object(out, obj)
+    return out
+
+
+def reduce_mean_dict(values: Dict[str, float], device: torch.device) -> Dict[str, float]:
+    """Average a dict of floats over ranks (same keys on every rank)."""
+    if not is_distributed() or not values:
+        return values
+    keys = sorted(values)
+    t = torch.tensor([float(values[k]) for k in keys], dtype=torch.float64, device=device)
+    dist.all_reduce(t)
+    t /= get_dist_info()[1]
+    return dict(zip(keys, t.tolist()))
+
+
+def any_flags(flags, device: torch.device) -> list:
+    """Element-wise logical OR of a list of bools across ranks (one collective)."""
+    if not is_distributed():
+        return [bool(f) for f in flags]
+    t = torch.tensor([float(f) for f in flags], device=device)
+    dist.all_reduce(t)
+    return [bool(v > 0) for v in t.tolist()]
+
+
+def barrier() -> None:
+    if is_distributed():
+        dist.barrier()

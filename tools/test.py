@@ -1,0 +1,142 @@
+"""Test a checkpoint: ``python tools/test.py CONFIG CHECKPOINT --eval mIoU [--aug-test] [--show-dir DIR] ...``.
+
+Multi-GPU: ``tools/dist_test.sh CONFIG CHECKPOINT GPUS --eval mIoU`` (torchrun, ``--launcher pytorch``).
+Prints the per-class table and the summary at the end; metrics are also written to
+``<work_dir>/eval_<timestamp>.json``.
+"""
+import argparse
+import json
+import logging
+import os
+import os.path as osp
+import pickle
+import sys
+import time
+
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from a checkout without install
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+from mmseg.utils import get_root_logger, is_main_process  # noqa: E402
+from mmseg.utils.config import Config, DictAction  # noqa: E402
+
+AUG_TEST_RATIOS = [0.5, 0.75, 1.0, 1.25, 1.5, 1.75]
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description='Test (and evaluate) a segmentor')
+    p.add_argument('config', help='test config file path')
+    p.add_argument('checkpoint', help='checkpoint file')
+    p.add_argument('--work-dir', help='where the evaluation json and the dumped config go')
+    p.add_argument('--aug-test', action='store_true', help='multi-scale (6 ratios) + flip test')
+    p.add_argument('--out', help='pickle the predictions (list of HxW int arrays, dataset order) to this file')
+    p.add_argument('--format-only', action='store_true',
+                   help='write submission PNGs only (Cityscapes: label IDs); see --eval-options imgfile_prefix')
+    p.add_argument('--eval', type=str, nargs='+', help="metrics: 'mIoU', 'mDice', 'mFscore'")
+    p.add_argument('--show', action='store_true', help='(kept for compatibility) use --show-dir')
+    p.add_argument('--show-dir', help='write colour overlays of the predictions here')
+    p.add_argument('--opacity', type=float, default=0.5, help='overlay opacity in (0, 1]')
+    p.add_argument('--gpu-id', type=int, default=0, help='GPU in a non-distributed run')
+    p.add_argument('--cfg-options', nargs='+', action=DictAction, help="override config keys, 'a.b=v'")
+    p.add_argument('--eval-options', nargs='+', action=DictAction, help="e.g. imgfile_prefix=DIR")
+    p.add_argument('--launcher', choices=['none', 'pytorch', 'slurm'], default='none')
+    p.add_argument('--local_rank', '--local-rank', type=int, default=0, help=argparse.SUPPRESS)
+    args = p.parse_args(argv)
+    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    if not (args.out or args.eval or args.format_only or args.show_dir):
+        p.error('give at least one of --out, --eval, --format-only, --show-dir')
+    if args.eval and args.format_only:
+        p.error('--eval and --format-only cannot be both specified')
+    if args.out and not args.out.endswith(('.pkl', '.pickle')):
+        p.error('--out must be a .pkl file')
+    if not 0 < args.opacity <= 1:
+        p.error(f'--opacity must be in (0, 1], got {args.opacity}')
+    return args
+
+
+def set_aug_test(cfg: Config) -> None:
+    """Hard-set the 6 ratios and flip on the test pipeline's MultiScaleFlipAug (official ``--aug-test``)."""
+    for step in cfg.data.test.pipeline:
+        if step.get('type') == 'MultiScaleFlipAug':
+            step['img_ratios'] = list(AUG_TEST_RATIOS)
+            step['flip'] = True
+            return
+    raise KeyError(f"--aug-test: data.test.pipeline of {cfg.filename} has no 'MultiScaleFlipAug' step")
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    cfg = Config.fromfile(args.config)
+    if args.cfg_options:
+        cfg.merge_from_dict(args.cfg_options)
+    if args.aug_test:
+        set_aug_test(cfg)
+    if cfg.get('cudnn_benchmark', False):
+        torch.backends.cudnn.benchmark = True
+    cfg.model.pretrained = None
+    if isinstance(cfg.model.get('backbone'), dict):
+        cfg.model.backbone.pop('init_cfg', None)
+        cfg.model.backbone.pop('pretrained', None)
+
+    from mmseg.apis import build_evaluator, multi_gpu_test, single_gpu_test
+    from mmseg.engine import init_dist, revert_sync_batchnorm
+    from mmseg.engine.data import build_eval_loader
+    from mmseg.engine.env import collect_env
+    distributed = args.launcher != 'none'
+    if distributed:
+        init_dist(args.launcher, **(cfg.get('dist_params') or {}))
+    elif torch.cuda.is_available():
+        torch.cuda.set_device(args.gpu_id)
+
+    work_dir = args.work_dir or cfg.get('work_dir') or \
+        osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
+    timestamp = time.strftime('%Y%m%d_%H%M%S', time.localtime())
+    if is_main_process():
+        os.makedirs(osp.abspath(work_dir), exist_ok=True)
+    logger = get_root_logger(osp.join(work_dir, f'test_{timestamp}.log') if is_main_process() else None,
+                             getattr(logging, str(cfg.get('log_level', 'INFO')).upper(), logging.INFO)
+                             if is_main_process() else logging.ERROR)
+    if not is_main_process():  # later get_root_logger() calls reset the level; a filter stays
+        logger.addFilter(lambda record: record.levelno >= logging.ERROR)
+    if is_main_process():
+        cfg.dump(osp.join(work_dir, osp.basename(args.config)))
+    logger.info('Environment info:\n' + collect_env())
+
+    from mmseg.datasets import build_dataset
+    from mmseg.models import build_segmentor, load_checkpoint
+    dataset = build_dataset(cfg.data.test, dict(test_mode=True))
+    loader = build_eval_loader(dataset, 1, cfg.data.get('workers_per_gpu', 0), distributed)
+    model = build_segmentor(cfg.model)
+    load_checkpoint(model, args.checkpoint)
+    if not distributed or not torch.cuda.is_available():
+        model = revert_sync_batchnorm(model)
+    model.CLASSES, model.PALETTE = dataset.CLASSES, dataset.PALETTE
+    device = torch.device('cuda', torch.cuda.current_device()) if torch.cuda.is_available() else torch.device('cpu')
+    model = model.to(device).eval()
+
+    evaluator = build_evaluator(dataset) if args.eval else None
+    format_args = dict(args.eval_options or {})
+    if args.format_only:
+        format_args.setdefault('imgfile_prefix', osp.join(work_dir, 'format_results'))
+    test = multi_gpu_test if distributed else single_gpu_test
+    preds = test(model, loader, evaluator, show_dir=args.show_dir, opacity=args.opacity,
+                 format_only=args.format_only, format_args=format_args, keep_preds=bool(args.out))
+    if args.out and is_main_process():
+        with open(args.out, 'wb') as f:
+            pickle.dump(preds, f)
+        logger.info(f'wrote {len(preds)} predictions to {args.out}')
+    if args.format_only and is_main_process():
+        logger.info(f"submission PNGs written to {format_args['imgfile_prefix']}")
+    if evaluator is not None:
+        results = evaluator.evaluate(args.eval, logger=logger)  # logs the per-class table on rank 0
+        if is_main_process():
+            out = {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in results.items()}
+            with open(osp.join(work_dir, f'eval_{timestamp}.json'), 'w') as f:
+                json.dump(dict(config=args.config, checkpoint=args.checkpoint, aug_test=args.aug_test,
+                               metric=out), f, indent=2, default=str)
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
