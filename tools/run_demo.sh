@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 WORK_DIR=${1:-work_dirs/segnext.tiny.demo}
 shift || true
 CONFIG=local_configs/segnext/tiny/segnext.tiny.demo.py
-python -m mmseg.datasets.demo data/demo
+python tools/make_demo_dataset.py data/demo
 python tools/train.py "$CONFIG" --work-dir "$WORK_DIR" --seed 0 "$@"
 python tools/test.py "$CONFIG" "$WORK_DIR/latest.pth" --eval mIoU --show-dir "$WORK_DIR/overlays"
 echo "overlays written to $WORK_DIR/overlays"

@@ -8,7 +8,7 @@ Colour does not identify a class: every region (background and each object) draw
 uniform RGB range. Classes differ by form and texture: the background is a smooth gradient with fine noise, disks
 carry a checkerboard, squares (rotated) blocky noise, triangles stripes of random angle and period.
 
-Run ``python -m mmseg.datasets.demo ROOT`` to write it.
+Run ``python tools/make_demo_dataset.py ROOT`` to write it.
 """
 import argparse
 import json
@@ -198,6 +198,3 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     args = p.parse_args(argv)
     generate_demo_dataset(args.root, args.num_train, args.num_val, tuple(args.size), args.seed)
 
-
-if __name__ == '__main__':
-    main()
