@@ -64,8 +64,11 @@ class DropPath(nn.Module):
 
 def resize(x: Tensor, size: Optional[Union[Sequence[int], torch.Size]] = None, scale_factor=None,
            mode: str = 'bilinear', align_corners: Optional[bool] = False) -> Tensor:
-    """``F.interpolate`` with the toolbox default of bilinear, ``align_corners=False``."""
+    """``F.interpolate`` with the toolbox default of bilinear, ``align_corners=False``.
+
+    Sizes stay as given (plain ints, or symbolic while tracing) so that exported graphs keep dynamic shapes.
+    """
     if size is not None:
-        size = tuple(int(s) for s in size)
+        size = tuple(size)
     return F.interpolate(x, size=size, scale_factor=scale_factor, mode=mode,
                          align_corners=align_corners if mode in ('bilinear', 'bicubic') else None)

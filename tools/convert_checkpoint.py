@@ -1,0 +1,42 @@
+"""Rewrite a SegNeXt checkpoint in our (= official) or MMSegmentation key layout.
+
+``python tools/convert_checkpoint.py SRC DST [--layout ours|mmseg]``
+
+Accepts every layout ``mmseg.models.load_checkpoint`` reads (official, MMSegmentation, ImageNet MSCAN, wrapped or
+not, ``module.`` prefixes, JSeg ``.pkl``); writes ``{'meta': ..., 'state_dict': ...}``. The only renaming is
+``mlp.dwconv.dwconv.*`` (official/ours) ↔ ``mlp.dwconv.*`` (MMSegmentation), spec §6.3.
+"""
+import argparse
+import os.path as osp
+import sys
+
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from a checkout without install
+
+from mmseg.models import convert_checkpoint, detect_layout  # noqa: E402
+from mmseg.utils import get_root_logger  # noqa: E402
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description='Convert a SegNeXt checkpoint between key layouts')
+    p.add_argument('src', help='input checkpoint (.pth / .pkl)')
+    p.add_argument('dst', help='output .pth')
+    p.add_argument('--layout', choices=['ours', 'official', 'mmseg'], default='ours',
+                   help="'ours' and 'official' are the same layout")
+    p.add_argument('--unsafe-load', action='store_true',
+                   help='torch.load with weights_only=False (only for files you trust)')
+    args = p.parse_args(argv)
+    if osp.abspath(args.src) == osp.abspath(args.dst):
+        p.error('DST must differ from SRC (the source is never overwritten)')
+    return args
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    state_dict = convert_checkpoint(args.src, args.dst, layout=args.layout, weights_only=not args.unsafe_load)
+    get_root_logger().info('wrote %s: %d tensors, layout %s (detected: %s)', args.dst, len(state_dict),
+                           args.layout, detect_layout(state_dict))
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
