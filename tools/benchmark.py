@@ -46,6 +46,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument('--mode', choices=['whole', 'slide'], help="inference mode (default: the config's test_cfg)")
     p.add_argument('--amp', choices=['bf16', 'fp16'], help='autocast dtype (the NMF stays fp32)')
     p.add_argument('--channels-last', action='store_true')
+    p.add_argument('--no-fuse', action='store_true', help='time the unfused model (default: fused, as tools/test.py)')
     p.add_argument('--compile', action='store_true', help='torch.compile the backbone+head forward')
     p.add_argument('--warmup', type=int, default=5)
     p.add_argument('--iters', type=int, default=20)
@@ -116,7 +117,7 @@ def main(argv=None) -> int:
     cfg_options = dict(args.cfg_options or {})
     if args.mode:
         cfg_options['model.test_cfg.mode'] = args.mode
-    model = init_segmentor(args.config, args.checkpoint, device, cfg_options)
+    model = init_segmentor(args.config, args.checkpoint, device, cfg_options, fuse=not args.no_fuse)
     if model.test_cfg.get('mode') == 'slide' and not {'crop_size', 'stride'} <= set(model.test_cfg):
         raise KeyError(f'{args.config}: slide mode needs model.test_cfg.crop_size and stride '
                        f'(--cfg-options model.test_cfg.crop_size="(1024,1024)" ...)')
@@ -138,7 +139,7 @@ def main(argv=None) -> int:
                     device_name=torch.cuda.get_device_name(device) if device.type == 'cuda' else
                     (platform.processor() or platform.machine()),
                     threads=torch.get_num_threads(), torch=torch.__version__, mode=model.test_cfg.get('mode', 'whole'),
-                    amp=args.amp, channels_last=args.channels_last, compile=args.compile,
+                    amp=args.amp, channels_last=args.channels_last, compile=args.compile, fused=not args.no_fuse,
                     time=time.strftime('%Y-%m-%d %H:%M:%S'), results=rows)
         os.makedirs(osp.dirname(osp.abspath(args.json)), exist_ok=True)
         tmp = args.json + '.tmp'

@@ -186,7 +186,7 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     from mmseg.apis import init_segmentor
     logger = get_root_logger()
-    model = init_segmentor(args.config, args.checkpoint, 'cpu', args.cfg_options)
+    model = init_segmentor(args.config, args.checkpoint, 'cpu', args.cfg_options, fuse=False)
     export(model, tuple(args.shape), args.out, args.opset, args.dynamic, args.output, args.exporter)
     ops = check_graph(args.out)
     logger.info('exported %s (%d op types: %s)', args.out, len(ops), ', '.join(ops))

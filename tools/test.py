@@ -38,6 +38,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument('--show-dir', help='write colour overlays of the predictions here')
     p.add_argument('--opacity', type=float, default=0.5, help='overlay opacity in (0, 1]')
     p.add_argument('--gpu-id', type=int, default=0, help='GPU in a non-distributed run')
+    p.add_argument('--no-fuse', action='store_true',
+                   help='keep BN and layer scale unfolded (bit-identical to the reference; fusing is faster and '
+                        'equal up to float rounding)')
     p.add_argument('--cfg-options', nargs='+', action=DictAction, help="override config keys, 'a.b=v'")
     p.add_argument('--eval-options', nargs='+', action=DictAction, help="e.g. imgfile_prefix=DIR")
     p.add_argument('--launcher', choices=['none', 'pytorch', 'slurm'], default='none')
@@ -114,6 +117,8 @@ def main(argv=None) -> int:
     model.CLASSES, model.PALETTE = dataset.CLASSES, dataset.PALETTE
     device = torch.device('cuda', torch.cuda.current_device()) if torch.cuda.is_available() else torch.device('cpu')
     model = model.to(device).eval()
+    if not args.no_fuse:
+        model = model.fuse()
 
     evaluator = build_evaluator(dataset) if args.eval else None
     format_args = dict(args.eval_options or {})

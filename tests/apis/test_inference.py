@@ -21,7 +21,7 @@ OPTS = {'model.backbone.depths': [1, 1, 1, 1], 'data.test.pipeline.1.img_scale':
 def ckpt(tmp_path_factory):
     sys.path.insert(0, str(ROOT / 'tests'))
     from conftest import randomize_
-    model = randomize_(init_segmentor(CONFIG, cfg_options=OPTS), seed=5)
+    model = randomize_(init_segmentor(CONFIG, cfg_options=OPTS, fuse=False), seed=5)
     with torch.no_grad():  # random biases would let one class win everywhere
         model.decode_head.conv_seg.bias.zero_()
     path = tmp_path_factory.mktemp('ckpt') / 'm.pth'
@@ -31,9 +31,14 @@ def ckpt(tmp_path_factory):
 
 def test_init_segmentor(ckpt):
     path, state = ckpt
-    model = init_segmentor(Config.fromfile(CONFIG), path, 'cpu', OPTS)
+    model = init_segmentor(Config.fromfile(CONFIG), path, 'cpu', OPTS, fuse=False)
     assert not model.training
     assert all(torch.equal(model.state_dict()[k], v) for k, v in state.items())
+    fused = init_segmentor(CONFIG, path, cfg_options=OPTS)  # the default folds BN / layer scale for speed
+    assert type(fused.backbone.block1[0]).__name__ == 'FusedBlock'
+    x = torch.randn(1, 3, 64, 64)
+    with torch.no_grad():
+        assert torch.allclose(fused.encode_decode(x), model.encode_decode(x), atol=1e-4)
     assert model.CLASSES[:2] == ['c0', 'c1']  # checkpoint meta wins
     assert model.PALETTE == [list(c) for c in ADE20KDataset.PALETTE]  # not in the meta: from the dataset
     plain = init_segmentor(CONFIG, cfg_options=OPTS)

@@ -31,7 +31,7 @@ def random_checkpoint(path: Path, cfg_options=None) -> str:
     """Non-trivial weights (random BN statistics, larger conv_seg) so the argmax is not a near tie everywhere."""
     sys.path.insert(0, str(ROOT / 'tests'))
     from conftest import randomize_
-    model = randomize_(init_segmentor(CONFIG, cfg_options=cfg_options), seed=1)
+    model = randomize_(init_segmentor(CONFIG, cfg_options=cfg_options, fuse=False), seed=1)
     torch.save({'state_dict': model.state_dict()}, path)
     return str(path)
 

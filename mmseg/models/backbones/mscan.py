@@ -19,7 +19,7 @@ from timm.models import build_model_with_cfg, generate_default_cfgs, register_mo
 from torch import Tensor
 
 from ...registry import BACKBONES
-from ..utils import DropPath, build_norm_layer
+from ..utils import DropPath, build_norm_layer, is_channels_last
 
 logger = logging.getLogger('mmseg')
 
@@ -145,9 +145,11 @@ class Block(nn.Module):
 
 
 def channel_layer_norm(x: Tensor, norm: nn.LayerNorm) -> Tensor:
-    """LayerNorm over the channels of each pixel of an NCHW map; returns a contiguous NCHW map."""
+    """LayerNorm over the channels of each pixel of a (B, C, H, W) map; the result is contiguous in the input's
+    memory format (a channels-last input needs no copy at all: its NHWC permutation is already contiguous)."""
+    fmt = torch.channels_last if is_channels_last(x) else torch.contiguous_format
     x = F.layer_norm(x.permute(0, 2, 3, 1), norm.normalized_shape, norm.weight, norm.bias, norm.eps)
-    return x.permute(0, 3, 1, 2).contiguous()
+    return x.permute(0, 3, 1, 2).contiguous(memory_format=fmt)
 
 
 @BACKBONES.register_module()
@@ -164,14 +166,19 @@ class MSCAN(nn.Module):
         norm_cfg: BN/SyncBN config for every norm except the stage LayerNorms (eps 1e-5).
         pretrained / init_cfg: path to an ImageNet or official checkpoint loaded by :meth:`init_weights`
             (``init_cfg=dict(type='Pretrained', checkpoint=PATH)`` as in the official configs).
+        channels_last: run the stages on NHWC-strided maps (the returned maps are then channels-last strided).
+            On CPU oneDNN's depthwise convs are several times faster on NHWC (benchmarks/speed/README.md), but
+            other conv kernels round differently: off by default so that the default path is bit-identical to
+            MMSegmentation's; ``fuse_segnext`` turns it on for CPU inference. ``None`` = on CPU inputs only.
     """
 
     def __init__(self, in_channels: int = 3, embed_dims: Sequence[int] = (64, 128, 256, 512),
                  mlp_ratios: Sequence[float] = (8, 8, 4, 4), depths: Sequence[int] = (3, 4, 6, 3),
                  num_stages: int = 4, drop_rate: float = 0.0, drop_path_rate: float = 0.0,
                  norm_cfg: Optional[Dict] = None, pretrained: Optional[str] = None,
-                 init_cfg: Optional[Dict] = None):
+                 init_cfg: Optional[Dict] = None, channels_last: Optional[bool] = False):
         super().__init__()
+        self.channels_last = channels_last
         if num_stages != 4 or not (len(embed_dims) == len(mlp_ratios) == len(depths) == 4):
             raise ValueError(f'MSCAN has 4 stages; got embed_dims={embed_dims}, mlp_ratios={mlp_ratios}, '
                              f'depths={depths}, num_stages={num_stages}')
@@ -229,6 +236,9 @@ class MSCAN(nn.Module):
 
     def forward_stage(self, x: Tensor, i: int) -> Tensor:
         """Run stage ``i`` (0-based): downsample, blocks, channel LayerNorm. (B, C_in, H, W) → (B, C_i, H', W')."""
+        use_nhwc = self.channels_last if self.channels_last is not None else x.device.type == 'cpu'
+        if use_nhwc:  # no-op after stage 1: every op below keeps the layout
+            x = x.contiguous(memory_format=torch.channels_last)
         x = getattr(self, f'patch_embed{i + 1}')(x)
         for blk in getattr(self, f'block{i + 1}'):
             x = blk(x)

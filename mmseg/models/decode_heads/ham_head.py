@@ -62,4 +62,10 @@ class LightHamHead(BaseDecodeHead):
         feats = [resize(f, size, align_corners=self.align_corners) for f in feats]
         x = self.squeeze(torch.cat(feats, dim=1))
         x = self.hamburger(x)
-        return self.cls_seg(self.align(x))
+        logits = self.cls_seg(self.align(x))
+        if self.training:
+            # A channels-last backbone makes channels-last logits. In training the loss upsamples them and takes a
+            # log-softmax over channels, which copies a channels-last input to NCHW at full label size; making
+            # the small stride-8 map NCHW here avoids that copy. In eval the NHWC upsample is the faster one.
+            logits = logits.contiguous()
+        return logits

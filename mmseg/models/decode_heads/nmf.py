@@ -20,6 +20,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch import Tensor
 
+from ..utils import is_channels_last
+
 EPS = 1e-6
 
 # Accepted ham_kwargs keys: the official upper-case spelling and MMSegmentation 1.x's lower-case one.
@@ -100,6 +102,8 @@ class NMF2D(nn.Module):
         """coef ← coef ⊙ (XᵀB) ⊘ (coef·(BᵀB) + ε); x (B, D, N), bases (B, D, R), coef (B, N, R)."""
         numerator = torch.bmm(x.transpose(1, 2), bases)
         denominator = coef.bmm(bases.transpose(1, 2).bmm(bases))
+        if not torch.is_grad_enabled():  # eval / one-step loop: same values, two fewer (N, R) allocations
+            return coef.mul_(numerator).div_(denominator.add_(EPS))
         return coef * numerator / (denominator + EPS)
 
     @staticmethod
@@ -107,6 +111,8 @@ class NMF2D(nn.Module):
         """B ← B ⊙ (X·coef) ⊘ (B·(coefᵀcoef) + ε)."""
         numerator = torch.bmm(x, coef)
         denominator = bases.bmm(coef.transpose(1, 2).bmm(coef))
+        if not torch.is_grad_enabled():
+            return bases.mul_(numerator).div_(denominator.add_(EPS))
         return bases * numerator / (denominator + EPS)
 
     def local_inference(self, x: Tensor, bases: Tensor) -> Tuple[Tensor, Tensor]:
@@ -122,6 +128,9 @@ class NMF2D(nn.Module):
         """(B, C, H, W) non-negative → its rank-R reconstruction, same shape. Runs in fp32 even under autocast."""
         B, C, H, W = x.shape
         in_dtype = x.dtype
+        # A channels-last map with S = 1 reshapes to (B, D, N) as a strided view (bmm reads it transposed), and
+        # the reconstruction is then written (N, D)-major so that the output keeps the input's layout.
+        nhwc = self.S == 1 and is_channels_last(x)
         with torch.autocast(device_type=x.device.type, enabled=False):
             x = x.float().reshape(B * self.S, self.D, H * W)
             bases = self._draw_bases(B, x.device)
@@ -131,5 +140,7 @@ class NMF2D(nn.Module):
             else:
                 bases, coef = self.local_inference(x, bases)
             coef = self._update_coef(x, bases, coef)
+            if nhwc:
+                return torch.bmm(coef, bases.transpose(1, 2)).reshape(B, H, W, C).permute(0, 3, 1, 2).to(in_dtype)
             x = torch.bmm(bases, coef.transpose(1, 2))
         return x.reshape(B, C, H, W).to(in_dtype)

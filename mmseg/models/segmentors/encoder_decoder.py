@@ -42,6 +42,12 @@ class EncoderDecoder(nn.Module):
         """Backbone init (pretrained checkpoint or from-scratch scheme); the head initialises at construction."""
         self.backbone.init_weights()
 
+    def fuse(self) -> 'EncoderDecoder':
+        """Fold eval BN and layer scales into the backbone convs for inference, in place (see
+        ``mmseg.models.utils.fusion``); the model is inference-only afterwards. Returns ``self``."""
+        from ..utils.fusion import fuse_segnext
+        return fuse_segnext(self)
+
     # ------------------------------------------------------------------ features and logits
     def extract_feat(self, img: Tensor) -> List[Tensor]:
         return self.backbone(img)

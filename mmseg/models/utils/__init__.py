@@ -1,4 +1,4 @@
 from .conv_module import ConvModule
-from .layers import DropPath, build_norm_layer, resize
+from .layers import DropPath, build_norm_layer, is_channels_last, resize
 
-__all__ = ['ConvModule', 'DropPath', 'build_norm_layer', 'resize']
+__all__ = ['ConvModule', 'DropPath', 'build_norm_layer', 'is_channels_last', 'resize']

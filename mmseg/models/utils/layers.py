@@ -62,6 +62,11 @@ class DropPath(nn.Module):
         return f'drop_prob={self.drop_prob}'
 
 
+def is_channels_last(x: Tensor) -> bool:
+    """True for a 4-d map stored NHWC (and not also NCHW-contiguous, as 1×1 or single-channel maps are)."""
+    return x.dim() == 4 and x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous()
+
+
 def resize(x: Tensor, size: Optional[Union[Sequence[int], torch.Size]] = None, scale_factor=None,
            mode: str = 'bilinear', align_corners: Optional[bool] = False) -> Tensor:
     """``F.interpolate`` with the toolbox default of bilinear, ``align_corners=False``.
