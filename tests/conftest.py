@@ -44,3 +44,19 @@ def randomize_(model: torch.nn.Module, seed: int = 0) -> torch.nn.Module:
 @pytest.fixture
 def tiny_cfg():
     return copy.deepcopy(segnext_cfg('t', num_classes=5, depths=[1, 1, 1, 1]))
+
+
+def load_script(rel_path: str):
+    """Import a script such as ``tools/get_flops.py`` by path (cached in ``sys.modules`` so that worker pools can
+    pickle its functions)."""
+    import importlib.util
+    import os.path as osp
+    import sys
+    name = '_script_' + rel_path.replace('/', '_').replace('.py', '')
+    if name not in sys.modules:
+        root = osp.dirname(osp.dirname(osp.abspath(__file__)))
+        spec = importlib.util.spec_from_file_location(name, osp.join(root, rel_path))
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]

@@ -9,10 +9,11 @@ Usage: ``python tools/analyze_logs.py LOG.json [LOG2.json ...] --keys loss mIoU 
 """
 import argparse
 import json
-import logging
 import os.path as osp
 import sys
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple
+
+from mmseg.utils import get_root_logger
 
 Series = Dict[str, Tuple[List[int], List[float]]]
 
@@ -94,17 +95,8 @@ def main(argv: Optional[Iterable[str]] = None) -> int:
     logs = [load_log(p) for p in args.json_logs]
     check_keys(logs, args.json_logs, args.keys)
     plot_curves(logs, args.keys, legend, args.out, args.title)
-    get_logger().info(f'saved {args.keys} curves of {len(logs)} log(s) to {args.out}')
+    get_root_logger().info(f'saved {args.keys} curves of {len(logs)} log(s) to {args.out}')
     return 0
-
-
-def get_logger() -> logging.Logger:
-    try:
-        from mmseg.utils import get_root_logger
-        return get_root_logger()
-    except ImportError:  # the script also runs before the package is installed
-        logging.basicConfig(level=logging.INFO)
-        return logging.getLogger('mmseg')
 
 
 if __name__ == '__main__':

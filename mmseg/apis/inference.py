@@ -56,10 +56,7 @@ def classes_and_palette(cfg: Config, num_classes: int,
     ds = _dataset_cfg(cfg)
     if ds is not None:
         from ..registry import DATASETS
-        try:
-            import mmseg.datasets  # noqa: F401  (registers the dataset classes)
-        except ImportError:
-            pass
+        import mmseg.datasets  # noqa: F401  (registers the dataset classes)
         ds_cls = DATASETS.get(ds.get('type')) if ds.get('type') else None
         if classes is None:
             classes = ds.get('classes') or getattr(ds_cls, 'CLASSES', None)
@@ -135,7 +132,6 @@ class LoadImage:
 
 def build_test_pipeline(cfg: Config):
     """The config's test pipeline with its loading step replaced by :class:`LoadImage`."""
-    from ..datasets import collate  # noqa: F401  (fails early with a clear ImportError if data is missing)
     from ..datasets.pipelines import Compose
     ds = _dataset_cfg(cfg)
     if ds is None or not ds.get('pipeline'):

@@ -9,7 +9,7 @@ import os
 import pickle
 import zipfile
 from collections import OrderedDict
-from typing import Any, Dict, Iterable, List, Optional
+from typing import Any, Dict, Iterable, List
 
 import numpy as np
 import torch

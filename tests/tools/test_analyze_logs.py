@@ -1,23 +1,16 @@
 """tools/analyze_logs.py: JSON-lines parsing, PNG output and the errors for missing files and keys."""
-import importlib.util
 import json
-import sys
 from pathlib import Path
 
 import pytest
+from tests.conftest import load_script
 
 ROOT = Path(__file__).resolve().parents[2]
 PNG_SIGNATURE = b'\x89PNG\r\n\x1a\n'
 
 
 def load_tool():
-    name = '_tools_analyze_logs'
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, ROOT / 'tools' / 'analyze_logs.py')
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
+    return load_script('tools/analyze_logs.py')
 
 
 def write_log(path: Path, loss_scale: float, with_val: bool = True) -> Path:

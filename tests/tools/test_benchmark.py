@@ -1,10 +1,9 @@
 """tools/benchmark.py (JSON fields, not timings) and benchmarks/cpu_table.py (README rows from that JSON)."""
-import importlib.util
 import json
-import sys
 from pathlib import Path
 
 import pytest
+from tests.conftest import load_script
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = ROOT / 'local_configs' / 'segnext' / 'tiny' / 'segnext.tiny.512x512.ade.160k.py'
@@ -12,12 +11,7 @@ TINY = ['--cfg-options', 'model.backbone.depths=[1,1,1,1]']
 
 
 def load(rel: str, name: str):
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, ROOT / rel)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
+    return load_script(rel)
 
 
 @pytest.fixture(scope='module')

@@ -1,24 +1,17 @@
 """tools/convert_checkpoint.py: official → mmseg → ours round trip keeps every tensor, renaming only dwconv."""
-import importlib.util
-import sys
 from pathlib import Path
 
 import pytest
 import torch
 
 from mmseg.models import build_segmentor, load_checkpoint
+from tests.conftest import load_script
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def load_tool():
-    name = '_tools_convert_checkpoint'
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, ROOT / 'tools' / 'convert_checkpoint.py')
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
+    return load_script('tools/convert_checkpoint.py')
 
 
 def test_round_trip(tmp_path, tiny_cfg):

@@ -1,25 +1,17 @@
 """Dataset converters: tiny synthetic inputs in each source format, outputs checked pixel by pixel."""
-import importlib.util
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
+from tests.conftest import load_script
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def load_tool(name: str):
-    """Import ``tools/convert_datasets/<name>.py`` (registered in sys.modules so worker pools can pickle it)."""
-    mod_name = f'_convert_datasets_{name}'
-    if mod_name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(mod_name, ROOT / 'tools' / 'convert_datasets' / f'{name}.py')
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[mod_name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[mod_name]
+    return load_script(f'tools/convert_datasets/{name}.py')
 
 
 def read(path) -> np.ndarray:

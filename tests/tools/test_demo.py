@@ -1,5 +1,4 @@
 """tools/image_demo.py and tools/video_demo.py on a shallow SegNeXt-T with a saved random checkpoint."""
-import importlib.util
 import sys
 from pathlib import Path
 
@@ -9,6 +8,7 @@ import pytest
 import torch
 
 from mmseg.apis import inference_segmentor, init_segmentor
+from tests.conftest import load_script
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = str(ROOT / 'local_configs' / 'segnext' / 'tiny' / 'segnext.tiny.512x512.ade.160k.py')
@@ -18,13 +18,7 @@ CFG_ARGS = ['--cfg-options', 'model.backbone.depths=[1,1,1,1]', 'data.test.pipel
 
 
 def load_tool(name: str):
-    key = f'_tools_{name}'
-    if key not in sys.modules:
-        spec = importlib.util.spec_from_file_location(key, ROOT / 'tools' / f'{name}.py')
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[key] = module
-        spec.loader.exec_module(module)
-    return sys.modules[key]
+    return load_script(f'tools/{name}.py')
 
 
 def make_image(h: int, w: int, seed: int) -> np.ndarray:

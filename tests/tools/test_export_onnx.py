@@ -1,5 +1,4 @@
 """tools/export_onnx.py: SegNeXt-T exports without random ops and onnxruntime agrees with PyTorch."""
-import importlib.util
 import re
 import sys
 from pathlib import Path
@@ -11,6 +10,7 @@ pytest.importorskip('onnx')
 pytest.importorskip('onnxruntime')
 
 from mmseg.apis import init_segmentor  # noqa: E402
+from tests.conftest import load_script
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = str(ROOT / 'local_configs' / 'segnext' / 'tiny' / 'segnext.tiny.512x512.ade.160k.py')
@@ -18,13 +18,7 @@ SHALLOW = ['model.backbone.depths=[1,1,1,1]']
 
 
 def load_tool():
-    name = '_tools_export_onnx'
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, ROOT / 'tools' / 'export_onnx.py')
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
+    return load_script('tools/export_onnx.py')
 
 
 def random_checkpoint(path: Path, cfg_options=None) -> str:

@@ -1,9 +1,7 @@
 """tools/get_flops.py and mmseg.utils.flops: the MACs of spec §4.3 come out of the trace of our model."""
 import copy
-import importlib.util
 import os
 import re
-import sys
 from pathlib import Path
 
 import pytest
@@ -12,6 +10,7 @@ import torch
 from mmseg.models import build_segmentor
 from mmseg.utils import Config
 from mmseg.utils.flops import count_macs, count_parameters
+from tests.conftest import load_script
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIGS = ROOT / 'local_configs' / 'segnext'
@@ -27,13 +26,7 @@ SLOW = os.environ.get('SEGNEXT_SLOW_TESTS') == '1'
 
 
 def load_tool():
-    name = '_tools_get_flops'
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, ROOT / 'tools' / 'get_flops.py')
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
+    return load_script('tools/get_flops.py')
 
 
 def config_path(variant: str, dataset: str) -> Path:

@@ -10,15 +10,16 @@ Usage: ``python tools/convert_datasets/cityscapes.py CITYSCAPES_ROOT [--gt-dir g
 import argparse
 import glob
 import json
-import logging
 import os
 import os.path as osp
 import sys
-from multiprocessing import Pool
-from typing import Callable, Dict, Iterable, List, Optional, Sequence
+from typing import Dict, Iterable, List, Optional
 
 import numpy as np
 from PIL import Image, ImageDraw
+
+from mmseg.utils import get_root_logger
+from mmseg.utils.parallel import parallel_map
 
 POLYGON_SUFFIX = '_gtFine_polygons.json'
 TRAIN_ID_SUFFIX = '_gtFine_labelTrainIds.png'
@@ -89,13 +90,6 @@ def convert_json(json_file: str, use_official: Optional[bool] = None) -> str:
     return out_file
 
 
-def parallel_map(fn: Callable, items: Sequence, nproc: int) -> List:
-    if nproc > 1 and len(items) > 1:
-        with Pool(min(nproc, len(items))) as pool:
-            return pool.map(fn, items)
-    return [fn(x) for x in items]
-
-
 def find_polygons(root: str) -> List[str]:
     return sorted(glob.glob(osp.join(root, '**', '*' + POLYGON_SUFFIX), recursive=True))
 
@@ -135,17 +129,8 @@ def main(argv: Optional[Iterable[str]] = None) -> int:
     out_dir = args.out_dir or args.cityscapes_path
     os.makedirs(out_dir, exist_ok=True)
     counts = write_split_lists(gt_dir, out_dir)
-    get_logger().info(f'converted {len(polygons)} Cityscapes annotations; split lists in {out_dir}: {counts}')
+    get_root_logger().info(f'converted {len(polygons)} Cityscapes annotations; split lists in {out_dir}: {counts}')
     return 0
-
-
-def get_logger() -> logging.Logger:
-    try:
-        from mmseg.utils import get_root_logger
-        return get_root_logger()
-    except ImportError:  # the script also runs before the package is installed
-        logging.basicConfig(level=logging.INFO)
-        return logging.getLogger('mmseg')
 
 
 if __name__ == '__main__':

@@ -6,15 +6,16 @@ Layout read: ``SRC/annotations/{train2017,val2017}/*.png``; written:
 """
 import argparse
 import glob
-import logging
 import os
 import os.path as osp
 import sys
-from multiprocessing import Pool
-from typing import Callable, Iterable, List, Optional, Sequence
+from typing import Iterable, List, Optional
 
 import numpy as np
 from PIL import Image
+
+from mmseg.utils import get_root_logger
+from mmseg.utils.parallel import parallel_map
 
 SPLITS = ('train2017', 'val2017')
 NUM_RAW_IDS = 182
@@ -54,13 +55,6 @@ def _convert_pair(pair: tuple) -> int:
     return convert_label(*pair)
 
 
-def parallel_map(fn: Callable, items: Sequence, nproc: int) -> List:
-    if nproc > 1 and len(items) > 1:
-        with Pool(min(nproc, len(items))) as pool:
-            return pool.map(fn, items)
-    return [fn(x) for x in items]
-
-
 def find_pairs(src_root: str, out_root: str) -> List[tuple]:
     """(raw label, output) paths for every split present under ``src_root/annotations``."""
     ann_root = osp.join(src_root, 'annotations')
@@ -95,20 +89,11 @@ def main(argv: Optional[Iterable[str]] = None) -> int:
     out_root = args.out_dir or args.coco_path
     pairs = find_pairs(args.coco_path, out_root)
     unknown = sum(parallel_map(_convert_pair, pairs, args.nproc))
-    logger = get_logger()
+    logger = get_root_logger()
     logger.info(f'converted {len(pairs)} COCO-Stuff labels into {out_root}/annotations')
     if unknown:
         logger.warning(f'{unknown} pixels had raw ids outside 0..181 and were set to 255')
     return 0
-
-
-def get_logger() -> logging.Logger:
-    try:
-        from mmseg.utils import get_root_logger
-        return get_root_logger()
-    except ImportError:  # the script also runs before the package is installed
-        logging.basicConfig(level=logging.INFO)
-        return logging.getLogger('mmseg')
 
 
 if __name__ == '__main__':

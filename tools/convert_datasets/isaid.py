@@ -12,16 +12,17 @@ Usage: ``python tools/convert_datasets/isaid.py SRC [-o OUT] [--patch-size 896] 
 """
 import argparse
 import glob
-import logging
 import os
 import os.path as osp
 import sys
 from functools import partial
-from multiprocessing import Pool
-from typing import Callable, Iterable, List, Optional, Sequence, Tuple
+from typing import Iterable, List, Optional, Tuple
 
 import numpy as np
 from PIL import Image
+
+from mmseg.utils import get_root_logger
+from mmseg.utils.parallel import parallel_map
 
 SPLITS = ('train', 'val', 'test')
 LABEL_SUFFIX = '_instance_color_RGB.png'
@@ -93,13 +94,6 @@ def crop_pair(job: Tuple[str, Optional[str], str, str], patch_size: int, overlap
     return unknown
 
 
-def parallel_map(fn: Callable, items: Sequence, nproc: int) -> List:
-    if nproc > 1 and len(items) > 1:
-        with Pool(min(nproc, len(items))) as pool:
-            return pool.map(fn, items)
-    return [fn(x) for x in items]
-
-
 def find_jobs(src: str, out: str) -> List[Tuple[str, Optional[str], str, str]]:
     """(image, label or None, image out dir, label out dir) per source image; creates the output dirs."""
     if not osp.isdir(src):
@@ -147,20 +141,11 @@ def main(argv: Optional[Iterable[str]] = None) -> int:
     jobs = find_jobs(args.dataset_path, out)
     unknown = sum(parallel_map(partial(crop_pair, patch_size=args.patch_size, overlap=args.overlap), jobs,
                                args.nproc))
-    logger = get_logger()
+    logger = get_root_logger()
     logger.info(f'cropped {len(jobs)} iSAID images into {out}/img_dir and {out}/ann_dir')
     if unknown:
         logger.warning(f'{unknown} label pixels had a colour outside the iSAID palette and were set to 255')
     return 0
-
-
-def get_logger() -> logging.Logger:
-    try:
-        from mmseg.utils import get_root_logger
-        return get_root_logger()
-    except ImportError:  # the script also runs before the package is installed
-        logging.basicConfig(level=logging.INFO)
-        return logging.getLogger('mmseg')
 
 
 if __name__ == '__main__':

@@ -9,15 +9,16 @@ Usage: ``python tools/convert_datasets/pascal_context.py SRC [-o OUT] [--nproc N
 """
 import argparse
 import glob
-import logging
 import os
 import os.path as osp
 import sys
-from multiprocessing import Pool
-from typing import Callable, Iterable, List, Optional, Sequence, Tuple
+from typing import Iterable, List, Optional, Tuple
 
 import numpy as np
 from PIL import Image
+
+from mmseg.utils import get_root_logger
+from mmseg.utils.parallel import parallel_map
 
 NUM_RAW_IDS = 460  # 0 plus the 459 annotated categories
 SELECTED_RAW_IDS = tuple(sorted((
@@ -64,13 +65,6 @@ def _convert_pair(pair: Tuple[str, str]) -> None:
     convert_label(*pair)
 
 
-def parallel_map(fn: Callable, items: Sequence, nproc: int) -> List:
-    if nproc > 1 and len(items) > 1:
-        with Pool(min(nproc, len(items))) as pool:
-            return pool.map(fn, items)
-    return [fn(x) for x in items]
-
-
 def find_pairs(src_dir: str, out_dir: str) -> List[Tuple[str, str]]:
     if not osp.isdir(src_dir):
         raise FileNotFoundError(f'Pascal Context raw label directory not found: {src_dir}')
@@ -99,17 +93,8 @@ def main(argv: Optional[Iterable[str]] = None) -> int:
     pairs = find_pairs(src_dir, out_dir)
     os.makedirs(out_dir, exist_ok=True)
     parallel_map(_convert_pair, pairs, args.nproc)
-    get_logger().info(f'converted {len(pairs)} Pascal Context labels into {out_dir}')
+    get_root_logger().info(f'converted {len(pairs)} Pascal Context labels into {out_dir}')
     return 0
-
-
-def get_logger() -> logging.Logger:
-    try:
-        from mmseg.utils import get_root_logger
-        return get_root_logger()
-    except ImportError:  # the script also runs before the package is installed
-        logging.basicConfig(level=logging.INFO)
-        return logging.getLogger('mmseg')
 
 
 if __name__ == '__main__':

@@ -10,15 +10,16 @@ contains ``VOC2012/`` and ``SBD_ROOT`` (``benchmark_RELEASE``) contains ``datase
 """
 import argparse
 import glob
-import logging
 import os
 import os.path as osp
 import sys
-from multiprocessing import Pool
-from typing import Callable, Iterable, List, Optional, Sequence, Set, Tuple
+from typing import Iterable, List, Optional, Set, Tuple
 
 import numpy as np
 from PIL import Image
+
+from mmseg.utils import get_root_logger
+from mmseg.utils.parallel import parallel_map
 
 
 def read_sbd_mat(path: str) -> np.ndarray:
@@ -50,13 +51,6 @@ def _convert(job: Tuple[str, str, str]) -> None:
     kind, src, dst = job
     label = read_sbd_mat(src) if kind == 'sbd' else read_voc_png(src)
     Image.fromarray(label).save(dst)
-
-
-def parallel_map(fn: Callable, items: Sequence, nproc: int) -> List:
-    if nproc > 1 and len(items) > 1:
-        with Pool(min(nproc, len(items))) as pool:
-            return pool.map(fn, items)
-    return [fn(x) for x in items]
 
 
 def read_list(path: str) -> List[str]:
@@ -112,22 +106,13 @@ def main(argv: Optional[Iterable[str]] = None) -> int:
 
     with open(osp.join(split_dir, 'aug.txt'), 'w') as f:
         f.writelines(n + '\n' for n in names)
-    logger = get_logger()
+    logger = get_root_logger()
     logger.info(f'wrote {len(jobs)} labels to {out_dir} and {len(names)} names to {split_dir}/aug.txt')
     labelled = {osp.splitext(osp.basename(j[2]))[0] for j in jobs}
     missing = [n for n in names if n not in labelled]
     if missing:
         logger.warning(f'{len(missing)} names in aug.txt have no label (first: {missing[0]})')
     return 0
-
-
-def get_logger() -> logging.Logger:
-    try:
-        from mmseg.utils import get_root_logger
-        return get_root_logger()
-    except ImportError:  # the script also runs before the package is installed
-        logging.basicConfig(level=logging.INFO)
-        return logging.getLogger('mmseg')
 
 
 if __name__ == '__main__':

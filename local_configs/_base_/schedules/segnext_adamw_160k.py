@@ -22,7 +22,7 @@ lr_config = dict(
     power=1.0,
     min_lr=0.0,
     by_epoch=False)
-evaluation = dict(interval=8000, metric='mIoU')
+evaluation = dict(interval=8000, metric='mIoU', save_best='mIoU')  # also keeps best_mIoU_iter_N.pth
 checkpoint_config = dict(by_epoch=False, interval=8000)
 # As the official SegNeXt configs (DDP).
 find_unused_parameters = True

@@ -46,14 +46,14 @@ data = dict(
     test=_val)
 optimizer = dict(
     type='AdamW',
-    lr=0.002,
+    lr=0.004,
     betas=(0.9, 0.999),
     weight_decay=0.01,
     paramwise_cfg=dict(custom_keys={'norm': dict(decay_mult=0.)}))
 optimizer_config = dict()
 lr_config = dict(policy='poly', warmup='linear', warmup_iters=20, warmup_ratio=0.1, power=1.0, min_lr=0.0,
                  by_epoch=False)
-runner = dict(type='IterBasedRunner', max_iters=240)
-checkpoint_config = dict(by_epoch=False, interval=240)
-evaluation = dict(interval=240, metric='mIoU')
-log_config = dict(interval=20, hooks=[dict(type='TextLoggerHook', by_epoch=False)])
+runner = dict(type='IterBasedRunner', max_iters=800)
+checkpoint_config = dict(by_epoch=False, interval=800)
+evaluation = dict(interval=800, metric='mIoU')
+log_config = dict(interval=50, hooks=[dict(type='TextLoggerHook', by_epoch=False)])

@@ -1,7 +1,6 @@
 """Softmax cross-entropy with MMSegmentation 0.24.1's averaging."""
 from typing import Optional, Sequence
 
-import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from torch import Tensor

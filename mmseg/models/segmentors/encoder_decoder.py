@@ -3,7 +3,6 @@ from collections import OrderedDict
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
-import torch
 import torch.distributed as dist
 import torch.nn as nn
 import torch.nn.functional as F
