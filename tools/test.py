@@ -144,4 +144,7 @@ def main(argv=None) -> int:
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    exit_code = main()
+    from mmseg.engine.dist import close_dist
+    close_dist()  # only after success: a barrier after a failed rank would wait forever
+    sys.exit(exit_code)

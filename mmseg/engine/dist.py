@@ -41,6 +41,14 @@ def init_dist(launcher: str, backend: str = 'nccl', port: int = None) -> None:
     dist.init_process_group(backend=backend)
 
 
+def close_dist() -> None:
+    """Wait for every rank, then tear the process group down; without this a rank that exits first can make
+    another rank's gloo threads abort the process at interpreter exit."""
+    if is_distributed():
+        dist.barrier()
+        dist.destroy_process_group()
+
+
 def get_device() -> torch.device:
     if torch.cuda.is_available():
         return torch.device('cuda', torch.cuda.current_device())

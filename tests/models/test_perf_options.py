@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from mmseg.models import MSCAN, build_segmentor
-from mmseg.models.backbones.mscan import is_channels_last
+from mmseg.models.utils import is_channels_last
 from mmseg.models.decode_heads.nmf import NMF2D
 from tests.conftest import randomize_
 
@@ -76,3 +76,26 @@ def test_nmf_one_step_grad_keeps_gradient_through_final_update():
 def test_nmf_traces_without_graph_breaks():
     explain = torch._dynamo.explain(NMF2D(16, R=4).eval())(torch.rand(1, 16, 4, 4))
     assert explain.graph_break_count == 0, explain.break_reasons
+
+
+def test_torch_compile_whole_model_matches_eager(tiny_cfg):
+    """Inductor compiles backbone + head + NMF as one graph (fullgraph: no breaks) with eager's values."""
+    model = randomize_(build_segmentor(tiny_cfg)).eval()
+    x = torch.randn(1, 3, 64, 64)
+    with torch.no_grad():
+        eager = model.encode_decode(x)
+        compiled = torch.compile(model.encode_decode, fullgraph=True)(x)
+    assert torch.allclose(compiled, eager, atol=1e-5)
+
+
+def test_bf16_autocast_close_to_fp32(tiny_cfg):
+    """AMP changes values only at bf16 precision (the NMF itself stays fp32); predictions agree."""
+    model = randomize_(build_segmentor(tiny_cfg)).eval()
+    x = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        fp32 = model.encode_decode(x)
+        with torch.autocast('cpu', dtype=torch.bfloat16):
+            bf16 = model.encode_decode(x)
+    assert bf16.dtype == torch.bfloat16
+    assert (bf16.float() - fp32).abs().max() <= 0.02 * fp32.abs().max()
+    assert (bf16.argmax(1) == fp32.argmax(1)).float().mean() >= 0.99
