@@ -72,7 +72,8 @@ def peak_memory_mib(device: torch.device) -> float:
 
 def benchmark_one(model: torch.nn.Module, batch: int, shape: Tuple[int, int], device: torch.device,
                   warmup: int, iters: int, amp_dtype, channels_last: bool) -> Dict:
-    """Time ``iters`` inference calls on a random (batch, 3, H, W) input; returns one result row."""
+    """Time ``iters`` predictions (H×W labels, whole or slide per the config) on a random (batch, 3, H, W) input;
+    returns one result row."""
     img = torch.randn(batch, 3, *shape, device=device)
     if channels_last:
         img = img.contiguous(memory_format=torch.channels_last)
@@ -86,7 +87,7 @@ def benchmark_one(model: torch.nn.Module, batch: int, shape: Tuple[int, int], de
         for i in range(warmup + iters):
             sync()
             start = time.perf_counter()
-            model.inference(img, metas, rescale=False)
+            model.simple_test(img, metas, rescale=False)  # labels, as tools/test.py and the demos produce
             sync()
             if i >= warmup:
                 times.append(time.perf_counter() - start)

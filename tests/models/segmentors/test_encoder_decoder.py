@@ -84,3 +84,14 @@ def test_aug_test_averages_probabilities(model):
 def test_forward_test_rejects_unlisted_inputs(model):
     with pytest.raises(TypeError, match='lists of augmented views'):
         model.forward_test(torch.randn(1, 3, 32, 32), [meta(32, 32)])
+
+
+def test_simple_test_equals_argmax_of_official_probabilities(model):
+    img = torch.randn(2, 3, 64, 96)
+    metas = [meta(50, 75, flip=True)] * 2
+    with torch.no_grad():
+        pred = model.simple_test(img, metas)
+        probs = model.inference(img, metas)  # the official path: softmax at the original size, un-flipped
+        logits = model.inference(img, metas, probs=False)
+    assert torch.allclose(logits.softmax(1), probs, atol=1e-6)
+    assert all(np.array_equal(p, q) for p, q in zip(pred, probs.argmax(1).numpy()))
