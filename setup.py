@@ -28,6 +28,5 @@ setup(
         'deploy': ['onnx', 'onnxruntime', 'onnxscript'],
         'tests': ['pytest', 'pytest-xdist', 'onnx', 'onnxruntime', 'onnxscript'],
     },
-    entry_points={'timm.models': []},
     zip_safe=False,
 )

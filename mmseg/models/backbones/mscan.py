@@ -8,7 +8,6 @@ Written from the architecture description; parameter names equal the official Se
 NCHW end to end: the token form (B, N, C) exists there only to apply the per-stage LayerNorm, which is computed
 here directly over the channel dimension of the image form (the same per-pixel normalisation).
 """
-import logging
 import math
 from typing import Dict, List, Optional, Sequence
 
@@ -21,7 +20,6 @@ from torch import Tensor
 from ...registry import BACKBONES
 from ..utils import DropPath, build_norm_layer, is_channels_last
 
-logger = logging.getLogger('mmseg')
 
 
 class StemConv(nn.Module):
