@@ -69,12 +69,6 @@ def classes_and_palette(cfg: Config, num_classes: int,
     return list(classes), [list(map(int, c)) for c in palette]
 
 
-def _checkpoint_meta(path: str) -> Dict:
-    from ..models import read_checkpoint
-    obj = read_checkpoint(path, 'cpu')
-    return dict(obj.get('meta') or {}) if isinstance(obj, dict) else {}
-
-
 def init_segmentor(config: Union[str, Config], checkpoint: Optional[str] = None,
                    device: Union[str, torch.device] = 'cpu', cfg_options: Optional[Dict] = None,
                    fuse: bool = True) -> nn.Module:
@@ -83,6 +77,7 @@ def init_segmentor(config: Union[str, Config], checkpoint: Optional[str] = None,
     ImageNet pretraining named in the config is not loaded (the checkpoint holds the trained weights).
     The model gets ``cfg``, ``CLASSES`` and ``PALETTE`` (checkpoint meta first, then the config's dataset).
     """
+    from ..engine import revert_sync_batchnorm
     from ..models import build_segmentor, load_checkpoint
     cfg = _plain_config(config, cfg_options)
     cfg.model.pretrained = None
@@ -94,13 +89,8 @@ def init_segmentor(config: Union[str, Config], checkpoint: Optional[str] = None,
     model = build_segmentor(cfg.model)
     meta: Dict = {}
     if checkpoint is not None:
-        load_checkpoint(model, checkpoint, map_location='cpu')
-        meta = _checkpoint_meta(checkpoint)
-    try:  # SyncBN needs a process group; a single-process inference model is plain BN
-        from ..engine import revert_sync_batchnorm
-        model = revert_sync_batchnorm(model)
-    except ImportError:
-        pass
+        meta = load_checkpoint(model, checkpoint, map_location='cpu')['meta']
+    model = revert_sync_batchnorm(model)  # SyncBN needs a process group; single-process inference is plain BN
     model.CLASSES, model.PALETTE = classes_and_palette(cfg, model.num_classes, meta)
     model.cfg = cfg
     model = model.to(device).eval()

@@ -10,15 +10,16 @@ import os
 import random
 import re
 import shutil
-import tempfile
 import time
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 import torch
 import torch.nn as nn
 
+from ..models.checkpoint import read_checkpoint
 from ..utils import get_root_logger
+from ..utils.io import atomic_torch_save
 from ..version import __version__
 
 LATEST = 'latest.pth'
@@ -63,31 +64,6 @@ def set_rng_state(state: Dict[str, Any]) -> None:
 
 
 # ------------------------------------------------------------------------------------------------ save/load
-def _atomic_torch_save(obj: Any, path: str) -> None:
-    """Write to a temp file in the same folder, fsync, then ``os.replace`` so a crash never leaves a torn file."""
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix='.tmp_', suffix='.pth', dir=folder)
-    try:
-        with os.fdopen(fd, 'wb') as f:
-            torch.save(obj, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
-    try:  # make the rename itself durable
-        dfd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(dfd)
-        finally:
-            os.close(dfd)
-    except OSError:
-        pass
-
-
 def _link_latest(path: str) -> None:
     """``latest.pth`` next to ``path``: a hard link (no copy, no symlink), or a copy where links are not allowed."""
     folder = os.path.dirname(os.path.abspath(path))
@@ -117,19 +93,9 @@ def save_checkpoint(path: str, model: nn.Module, optimizer: Optional[torch.optim
         ckpt['optimizer'] = optimizer.state_dict()
     if scaler is not None:
         ckpt['scaler'] = scaler.state_dict()
-    _atomic_torch_save(ckpt, path)
+    atomic_torch_save(ckpt, path)
     if update_latest:
         _link_latest(path)
-
-
-def load_training_checkpoint(path: str, map_location: Any = 'cpu') -> Dict[str, Any]:
-    """``torch.load(weights_only=True)`` with a clear error naming the file."""
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f'checkpoint file not found: {path}')
-    try:
-        return torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as e:
-        raise RuntimeError(f'cannot read checkpoint {path}: {e}') from e
 
 
 def resume_checkpoint(path: str, model: nn.Module, optimizer: Optional[torch.optim.Optimizer] = None,
@@ -139,7 +105,7 @@ def resume_checkpoint(path: str, model: nn.Module, optimizer: Optional[torch.opt
     The iteration counter and sampler position are in ``meta`` (``iter``, ``sampler``) for the runner to use.
     """
     logger = get_root_logger()
-    ckpt = load_training_checkpoint(path)
+    ckpt = read_checkpoint(path)
     if 'state_dict' not in ckpt:
         raise KeyError(f"checkpoint {path} has no 'state_dict': it is not a training checkpoint")
     unwrap_model(model).load_state_dict(ckpt['state_dict'], strict=True)
@@ -158,14 +124,20 @@ def resume_checkpoint(path: str, model: nn.Module, optimizer: Optional[torch.opt
     return meta
 
 
+def list_iter_checkpoints(work_dir: str) -> List[Tuple[int, str]]:
+    """``(N, path)`` of every ``iter_N.pth`` in ``work_dir``, by increasing N."""
+    found = []
+    for p in glob.glob(os.path.join(work_dir, 'iter_*.pth')):
+        m = re.fullmatch(r'iter_(\d+)\.pth', os.path.basename(p))
+        if m:
+            found.append((int(m.group(1)), p))
+    return sorted(found)
+
+
 def find_latest_checkpoint(work_dir: str) -> Optional[str]:
     """``work_dir/latest.pth`` if present, else the ``iter_N.pth`` with the largest N, else ``None``."""
     latest = os.path.join(work_dir, LATEST)
     if os.path.isfile(latest):
         return latest
-    best_n, best = -1, None
-    for p in glob.glob(os.path.join(work_dir, 'iter_*.pth')):
-        m = re.fullmatch(r'iter_(\d+)\.pth', os.path.basename(p))
-        if m and int(m.group(1)) > best_n:
-            best_n, best = int(m.group(1)), p
-    return best
+    found = list_iter_checkpoints(work_dir)
+    return found[-1][1] if found else None

@@ -5,11 +5,9 @@ One iteration = one optimizer step over ``cumulative_iters`` micro-batches of ``
 (mmcv's GradientCumulativeOptimizerHook counts micro-batches instead; with the default of 1 both agree).
 """
 import contextlib
-import glob
 import os
 import os.path as osp
 import random
-import re
 import signal
 import sys
 import time
@@ -22,7 +20,8 @@ import torch.nn as nn
 from torch.nn.parallel import DistributedDataParallel
 
 from ..utils import ConfigKeyError, get_dist_info, get_root_logger
-from .checkpoint import get_rng_state, resume_checkpoint, save_checkpoint
+from ..models import load_checkpoint
+from .checkpoint import get_rng_state, list_iter_checkpoints, resume_checkpoint, save_checkpoint
 from .data import build_train_loader
 from .dist import all_gather_object, any_flags, barrier, get_device, is_distributed, reduce_mean_dict
 from .log_writers import format_train_line, make_writers
@@ -193,18 +192,8 @@ class IterBasedRunner:
         self.last_ckpt = path
 
     def load_from(self, path: str) -> None:
-        """Initialise weights only (iteration stays 0), via the model package's loader when it exists."""
-        try:
-            from ..models import load_checkpoint
-        except ImportError:
-            load_checkpoint = None
-        if load_checkpoint is not None:
-            load_checkpoint(self.model, path)
-        else:
-            from .checkpoint import load_training_checkpoint
-            ckpt = load_training_checkpoint(path)
-            self.model.load_state_dict(ckpt.get('state_dict', ckpt), strict=False)
-        self.logger.info(f'load checkpoint from {path}')
+        """Initialise weights only (iteration stays 0); any layout ``mmseg.models.load_checkpoint`` reads."""
+        load_checkpoint(self.model, path)
 
     def _meta(self, rng: Any) -> Dict[str, Any]:
         meta = dict(self.meta)
@@ -229,12 +218,7 @@ class IterBasedRunner:
         self.logger.info(f'saved checkpoint {self.last_ckpt}')
         if self.rank != 0 or self.max_keep_ckpts <= 0:
             return
-        found = []
-        for p in glob.glob(osp.join(self.work_dir, 'iter_*.pth')):
-            m = re.fullmatch(r'iter_(\d+)\.pth', osp.basename(p))
-            if m:
-                found.append((int(m.group(1)), p))
-        for _, p in sorted(found)[:-self.max_keep_ckpts]:
+        for _, p in list_iter_checkpoints(self.work_dir)[:-self.max_keep_ckpts]:
             os.remove(p)
 
     # ----------------------------------------------------------------------------------------- evaluation

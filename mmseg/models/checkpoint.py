@@ -26,6 +26,10 @@ class CheckpointError(RuntimeError):
     """A checkpoint cannot be read or does not fit the model."""
 
 
+class CheckpointNotFoundError(CheckpointError, FileNotFoundError):
+    """The checkpoint path does not exist."""
+
+
 class _ArrayUnpickler(pickle.Unpickler):
     """Unpickles only containers, numbers and numpy arrays (what a JSeg/Jittor `.pkl` holds); nothing executable."""
 
@@ -45,7 +49,7 @@ class _ArrayUnpickler(pickle.Unpickler):
 def read_checkpoint(filename: str, map_location: Any = 'cpu', weights_only: bool = True) -> Any:
     """Read a `.pth`/`.pt` (``torch.load``, ``weights_only`` by default) or a `.pkl` of arrays."""
     if not os.path.isfile(filename):
-        raise CheckpointError(f'checkpoint file not found: {filename}')
+        raise CheckpointNotFoundError(f'checkpoint file not found: {filename}')
     if filename.endswith('.pkl'):
         try:
             with open(filename, 'rb') as f:
@@ -138,9 +142,10 @@ def load_checkpoint(model: nn.Module, filename: str, map_location: Any = 'cpu', 
     Raises :class:`CheckpointError` when backbone tensors are missing or any shape differs (head shapes may be
     skipped with ``allow_head_mismatch``, e.g. to fine-tune on other classes). A checkpoint without any head
     tensor (ImageNet backbone) leaves the head as initialised. Logs one line:
-    ``loaded N/M tensors (backbone a/b, head c/d), skipped: …``. Returns the key lists for inspection.
+    ``loaded N/M tensors (backbone a/b, head c/d), skipped: …``. Returns the key lists and the file's ``meta``.
     """
-    raw = unwrap_state_dict(read_checkpoint(filename, map_location, weights_only))
+    obj = read_checkpoint(filename, map_location, weights_only)
+    raw = unwrap_state_dict(obj)
     layout = detect_layout(raw)
     ckpt = _fit_prefixes(to_our_layout(raw), model)
     target = model.state_dict()
@@ -183,7 +188,8 @@ def load_checkpoint(model: nn.Module, filename: str, map_location: Any = 'cpu', 
     logger.info('loaded %d/%d tensors (backbone %d/%d, head %d/%d) from %s [layout: %s], skipped: %s',
                 len(loaded), len(target), len(loaded) - n_head, len(target) - len(head_keys), n_head,
                 len(head_keys), filename, layout, _summarise(skipped_all) if skipped_all else 'none')
-    return dict(loaded=list(loaded), skipped=skipped_all, missing=missing, layout=[layout])
+    meta = dict(obj.get('meta') or {}) if isinstance(obj, dict) else {}
+    return dict(loaded=list(loaded), skipped=skipped_all, missing=missing, layout=[layout], meta=meta)
 
 
 def convert_checkpoint(src: str, dst: str, layout: str = 'ours', weights_only: bool = True) -> Dict[str, Tensor]:
@@ -193,9 +199,8 @@ def convert_checkpoint(src: str, dst: str, layout: str = 'ours', weights_only: b
     state_dict = to_our_layout(unwrap_state_dict(read_checkpoint(src, 'cpu', weights_only)))
     if layout == 'mmseg':
         state_dict = to_mmseg_layout(state_dict)
+    from ..utils.io import atomic_torch_save
     from ..version import __version__
-    tmp = f'{dst}.tmp'
-    torch.save({'meta': {'source': os.path.basename(src), 'layout': layout, 'mmseg_version': __version__},
-                'state_dict': state_dict}, tmp)
-    os.replace(tmp, dst)
+    atomic_torch_save({'meta': {'source': os.path.basename(src), 'layout': layout, 'mmseg_version': __version__},
+                       'state_dict': state_dict}, dst)
     return state_dict
