@@ -10,6 +10,7 @@ import torch
 from PIL import Image
 
 from ..core.visualization import draw_overlay
+from ..engine.data import to_device
 from ..engine.dist import all_gather_object, get_device
 from ..utils import get_dist_info
 
@@ -21,18 +22,6 @@ def trainid_to_labelid(seg: np.ndarray) -> np.ndarray:
     lut = np.zeros(256, dtype=np.uint8)
     lut[:len(CITYSCAPES_TRAINID_TO_LABELID)] = CITYSCAPES_TRAINID_TO_LABELID
     return lut[np.asarray(seg, dtype=np.int64).clip(0, 255)]
-
-
-def _to_device(data: Any, device: torch.device) -> Any:
-    if isinstance(data, torch.Tensor):
-        return data.to(device, non_blocking=True)
-    if isinstance(data, list):
-        return [_to_device(d, device) for d in data]
-    if isinstance(data, tuple):
-        return tuple(_to_device(d, device) for d in data)
-    if isinstance(data, dict):
-        return {k: (v if k == 'img_metas' else _to_device(v, device)) for k, v in data.items()}
-    return data
 
 
 def _first_aug_metas(img_metas: Any) -> List[dict]:
@@ -87,7 +76,7 @@ def _run(model: torch.nn.Module, data_loader, evaluator, show_dir, opacity, form
     for data in data_loader:
         indices = next(batches)
         with torch.no_grad():
-            preds = model(return_loss=False, rescale=True, **_to_device(data, device))
+            preds = model(return_loss=False, rescale=True, **to_device(data, device))
         metas = _first_aug_metas(data['img_metas'])
         for j, (index, pred) in enumerate(zip(indices, preds)):
             pred = np.asarray(pred)

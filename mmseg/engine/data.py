@@ -1,16 +1,13 @@
 """Dataloaders for training (infinite, resumable) and evaluation (sharded, in order)."""
 from functools import partial
+from typing import Any
 
 import torch
 from torch.utils.data import DataLoader, Dataset
 
 from ..utils import get_dist_info
-from .sampler import InfiniteResumableSampler, SeededDataset, ShardSampler, worker_init_fn
-
-
-def _collate():
-    from ..datasets import collate
-    return collate
+from ..datasets import collate, worker_init_fn
+from .sampler import InfiniteResumableSampler, SeededDataset, ShardSampler
 
 
 def build_train_loader(dataset: Dataset, samples_per_gpu: int, workers_per_gpu: int, seed: int,
@@ -20,7 +17,7 @@ def build_train_loader(dataset: Dataset, samples_per_gpu: int, workers_per_gpu: 
     sampler = InfiniteResumableSampler(len(dataset), seed, rank, world, shuffle=shuffle, start=start_samples)
     init = partial(worker_init_fn, num_workers=workers_per_gpu, rank=rank, seed=seed) if workers_per_gpu else None
     return DataLoader(SeededDataset(dataset), batch_size=samples_per_gpu, sampler=sampler,
-                      num_workers=workers_per_gpu, collate_fn=_collate(), worker_init_fn=init,
+                      num_workers=workers_per_gpu, collate_fn=collate, worker_init_fn=init,
                       pin_memory=torch.cuda.is_available(), persistent_workers=workers_per_gpu > 0,
                       # own generator: creating the iterator must not consume the global RNG (exact resume)
                       generator=torch.Generator().manual_seed(seed))
@@ -33,5 +30,18 @@ def build_eval_loader(dataset: Dataset, samples_per_gpu: int = 1, workers_per_gp
     if not distributed:
         rank, world = 0, 1
     return DataLoader(dataset, batch_size=samples_per_gpu, sampler=ShardSampler(len(dataset), rank, world),
-                      num_workers=workers_per_gpu, collate_fn=_collate(), shuffle=False,
+                      num_workers=workers_per_gpu, collate_fn=collate, shuffle=False,
                       pin_memory=torch.cuda.is_available(), generator=torch.Generator().manual_seed(0))
+
+
+def to_device(data: Any, device: torch.device, channels_last: bool = False) -> Any:
+    """Move the tensors of a collated batch to ``device`` (``img_metas`` untouched); ``channels_last`` for ``img``."""
+    if isinstance(data, torch.Tensor):
+        data = data.to(device, non_blocking=True)
+        return data.contiguous(memory_format=torch.channels_last) if channels_last and data.dim() == 4 else data
+    if isinstance(data, dict):
+        return {k: v if k == 'img_metas' else to_device(v, device, channels_last and k == 'img')
+                for k, v in data.items()}
+    if isinstance(data, (list, tuple)):
+        return type(data)(to_device(d, device, channels_last) for d in data)
+    return data

@@ -22,7 +22,7 @@ from torch.nn.parallel import DistributedDataParallel
 from ..utils import ConfigKeyError, get_dist_info, get_root_logger
 from ..models import load_checkpoint
 from .checkpoint import get_rng_state, list_iter_checkpoints, resume_checkpoint, save_checkpoint
-from .data import build_train_loader
+from .data import build_train_loader, to_device
 from .dist import all_gather_object, any_flags, barrier, get_device, is_distributed, reduce_mean_dict
 from .log_writers import format_train_line, make_writers
 from .lr_scheduler import build_lr_scheduler
@@ -68,18 +68,6 @@ def revert_sync_batchnorm(module: nn.Module) -> nn.Module:
     for name, child in module.named_children():
         out.add_module(name, revert_sync_batchnorm(child))
     return out
-
-
-def _to_device(data: Any, device: torch.device, channels_last: bool = False) -> Any:
-    if isinstance(data, torch.Tensor):
-        data = data.to(device, non_blocking=True)
-        return data.contiguous(memory_format=torch.channels_last) if channels_last and data.dim() == 4 else data
-    if isinstance(data, dict):
-        return {k: v if k == 'img_metas' else _to_device(v, device, channels_last and k == 'img')
-                for k, v in data.items()}
-    if isinstance(data, (list, tuple)):
-        return type(data)(_to_device(d, device, channels_last) for d in data)
-    return data
 
 
 @contextlib.contextmanager
@@ -284,7 +272,7 @@ class IterBasedRunner:
             td = time.perf_counter()
             batch = next(data_iter)
             data_time += time.perf_counter() - td
-            batch = _to_device(batch, self.device, self.channels_last)
+            batch = to_device(batch, self.device, self.channels_last)
             sync = self.train_module.no_sync() if self.distributed and k < self.accum - 1 \
                 else contextlib.nullcontext()
             with sync:

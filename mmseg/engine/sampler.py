@@ -89,14 +89,6 @@ class SeededDataset(Dataset):
                 torch.set_rng_state(saved[2])
 
 
-def worker_init_fn(worker_id: int, num_workers: int, rank: int, seed: int) -> None:
-    """Seed a dataloader worker from (seed, rank, worker id), as mmseg does."""
-    worker_seed = (num_workers * rank + worker_id + seed) % (2 ** 32)
-    np.random.seed(worker_seed)
-    random.seed(worker_seed)
-    torch.manual_seed(worker_seed)
-
-
 class ShardSampler(Sampler):
     """Evaluation sampler: contiguous-free ``rank::world`` shard of ``range(size)`` padded to equal length.
 
