@@ -140,7 +140,9 @@ def _device_of(model: nn.Module) -> torch.device:
 def inference_segmentor(model: nn.Module, imgs: Union[ImageLike, Sequence[ImageLike]]) -> List[np.ndarray]:
     """Segment image paths or BGR uint8 arrays; returns one H×W int64 class map per image at its own size."""
     from ..datasets import collate
-    pipeline = build_test_pipeline(model.cfg)
+    pipeline = getattr(model, '_test_pipeline', None)
+    if pipeline is None:  # built once per model: a video calls this for every frame
+        pipeline = model._test_pipeline = build_test_pipeline(model.cfg)
     device = _device_of(model)
     items = imgs if isinstance(imgs, (list, tuple)) else [imgs]
     results: List[np.ndarray] = []
