@@ -83,7 +83,7 @@ def benchmark_one(model: torch.nn.Module, batch: int, shape: Tuple[int, int], de
         torch.cuda.reset_peak_memory_stats(device)
     times: List[float] = []
     amp = torch.autocast(device.type, dtype=amp_dtype) if amp_dtype is not None else contextlib.nullcontext()
-    with torch.no_grad(), amp:
+    with torch.inference_mode(), amp:
         for i in range(warmup + iters):
             sync()
             start = time.perf_counter()

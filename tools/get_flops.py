@@ -37,12 +37,9 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    import torch
-
     from mmseg.apis import init_segmentor
     from mmseg.utils.flops import count_macs, count_parameters
 
-    torch.set_grad_enabled(False)
     model = init_segmentor(args.config, None, 'cpu', args.cfg_options, fuse=False)  # the paper's architecture
     part = 'backbone' if args.backbone_only else 'head' if args.head_only else 'all'
     counted = {'backbone': model.backbone, 'head': model.decode_head, 'all': model}[part]

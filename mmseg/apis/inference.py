@@ -136,7 +136,7 @@ def _device_of(model: nn.Module) -> torch.device:
     return next(model.parameters()).device
 
 
-@torch.no_grad()
+@torch.inference_mode()
 def inference_segmentor(model: nn.Module, imgs: Union[ImageLike, Sequence[ImageLike]]) -> List[np.ndarray]:
     """Segment image paths or BGR uint8 arrays; returns one H×W int64 class map per image at its own size."""
     from ..datasets import collate

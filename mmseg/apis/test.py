@@ -75,7 +75,7 @@ def _run(model: torch.nn.Module, data_loader, evaluator, show_dir, opacity, form
     model.eval()
     for data in data_loader:
         indices = next(batches)
-        with torch.no_grad():
+        with torch.inference_mode():
             preds = model(return_loss=False, rescale=True, **to_device(data, device))
         metas = _first_aug_metas(data['img_metas'])
         for j, (index, pred) in enumerate(zip(indices, preds)):
