@@ -97,11 +97,9 @@ def main(argv=None) -> int:
     timestamp = time.strftime('%Y%m%d_%H%M%S', time.localtime())
     if is_main_process():
         os.makedirs(osp.abspath(work_dir), exist_ok=True)
+    # ranks other than 0 log errors only and write no file (get_root_logger)
     logger = get_root_logger(osp.join(work_dir, f'test_{timestamp}.log') if is_main_process() else None,
-                             getattr(logging, str(cfg.get('log_level', 'INFO')).upper(), logging.INFO)
-                             if is_main_process() else logging.ERROR)
-    if not is_main_process():  # later get_root_logger() calls reset the level; a filter stays
-        logger.addFilter(lambda record: record.levelno >= logging.ERROR)
+                             getattr(logging, str(cfg.get('log_level', 'INFO')).upper(), logging.INFO))
     if is_main_process():
         cfg.dump(osp.join(work_dir, osp.basename(args.config)))
     logger.info('Environment info:\n' + collect_env())

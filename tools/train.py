@@ -85,11 +85,9 @@ def main(argv=None) -> int:
     timestamp = time.strftime('%Y%m%d_%H%M%S', time.localtime())
     import logging
     from mmseg.utils import is_main_process
+    # ranks other than 0 log errors only and write no file (get_root_logger)
     logger = get_root_logger(osp.join(cfg.work_dir, f'{timestamp}.log'),
-                             getattr(logging, str(cfg.get('log_level', 'INFO')).upper(), logging.INFO)
-                             if is_main_process() else logging.ERROR)
-    if not is_main_process():  # later get_root_logger() calls reset the level; a filter stays
-        logger.addFilter(lambda record: record.levelno >= logging.ERROR)
+                             getattr(logging, str(cfg.get('log_level', 'INFO')).upper(), logging.INFO))
     if is_main_process():
         cfg.dump(osp.join(cfg.work_dir, osp.basename(args.config)))
     env_info = collect_env()
