@@ -26,7 +26,8 @@ setup(
     install_requires=read_requirements('requirements.txt'),
     extras_require={
         'deploy': ['onnx', 'onnxruntime', 'onnxscript'],
-        'tests': ['pytest', 'pytest-xdist', 'onnx', 'onnxruntime', 'onnxscript'],
+        'hub': ['huggingface_hub'],  # from_pretrained('hf-hub:owner/name')
+        'tests': ['pytest', 'pytest-xdist', 'huggingface_hub', 'onnx', 'onnxruntime', 'onnxscript', 'scikit-image'],
     },
     zip_safe=False,
 )

@@ -50,7 +50,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument('--compile', action='store_true', help='torch.compile the backbone+head forward')
     p.add_argument('--warmup', type=int, default=5)
     p.add_argument('--iters', type=int, default=20)
-    p.add_argument('--threads', type=int, help='torch CPU threads (default: torch default)')
+    p.add_argument('--threads', type=int, help='CPU threads (default: the cores this process may use)')
+    p.add_argument('--backend', choices=['pytorch', 'onnxruntime', 'auto'], default='pytorch',
+                   help='inference backend (onnxruntime: CPU; graph exported on first use and cached)')
     p.add_argument('--device', choices=['cpu', 'cuda'], default='cuda' if torch.cuda.is_available() else 'cpu')
     p.add_argument('--json', help='write the results here')
     p.add_argument('--cfg-options', nargs='+', action=DictAction, help="override config keys, 'a.b=v'")
@@ -59,6 +61,8 @@ def parse_args(argv=None) -> argparse.Namespace:
         p.error('--device cuda: no CUDA device available')
     if args.warmup < 0 or args.iters < 1 or min(args.batch_sizes) < 1:
         p.error('--warmup >= 0, --iters >= 1 and batch sizes >= 1 are required')
+    if args.backend != 'pytorch' and (args.device != 'cpu' or args.amp or args.compile or args.channels_last):
+        p.error(f'--backend {args.backend} runs on the CPU without --amp/--compile/--channels-last')
     if args.amp == 'fp16' and args.device == 'cpu':
         p.error('--amp fp16 needs --device cuda (use bf16 on CPU)')
     return args
@@ -112,13 +116,15 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     from mmseg.apis import init_segmentor
     logger = get_root_logger()
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    if args.device == 'cpu':
+        from mmseg.utils.threads import setup_threads
+        setup_threads(args.threads)
     device = torch.device(args.device)
     cfg_options = dict(args.cfg_options or {})
     if args.mode:
         cfg_options['model.test_cfg.mode'] = args.mode
-    model = init_segmentor(args.config, args.checkpoint, device, cfg_options, fuse=not args.no_fuse)
+    model = init_segmentor(args.config, args.checkpoint, device, cfg_options, fuse=not args.no_fuse,
+                           backend=args.backend)
     if model.test_cfg.get('mode') == 'slide' and not {'crop_size', 'stride'} <= set(model.test_cfg):
         raise KeyError(f'{args.config}: slide mode needs model.test_cfg.crop_size and stride '
                        f'(--cfg-options model.test_cfg.crop_size="(1024,1024)" ...)')
@@ -140,7 +146,8 @@ def main(argv=None) -> int:
                     device_name=torch.cuda.get_device_name(device) if device.type == 'cuda' else
                     (platform.processor() or platform.machine()),
                     threads=torch.get_num_threads(), torch=torch.__version__, mode=model.test_cfg.get('mode', 'whole'),
-                    amp=args.amp, channels_last=args.channels_last, compile=args.compile, fused=not args.no_fuse,
+                    backend=args.backend, backend_class=type(model).__name__, amp=args.amp,
+                    channels_last=args.channels_last, compile=args.compile, fused=not args.no_fuse,
                     time=time.strftime('%Y-%m-%d %H:%M:%S'), results=rows)
         os.makedirs(osp.dirname(osp.abspath(args.json)), exist_ok=True)
         tmp = args.json + '.tmp'

@@ -2,9 +2,13 @@
 
 Multi-GPU: ``tools/dist_test.sh CONFIG CHECKPOINT GPUS --eval mIoU`` (torchrun, ``--launcher pytorch``).
 Prints the per-class table and the summary at the end; metrics are also written to
-``<work_dir>/eval_<timestamp>.json``.
+``<work_dir>/eval_<timestamp>.json`` and the resolved config to ``<work_dir>/<config>_test_<timestamp>.py`` (the
+training run's ``<config>.py`` dump stays). Arguments (metric names, ``--out``, writable folders, the checkpoint
+file) are checked before any work, then a dataset preflight reads every test image (and label, with ``--eval``)
+once and lists every problem (``--skip-checks`` skips it; mmseg.datasets.preflight).
 """
 import argparse
+import difflib
 import json
 import logging
 import os
@@ -22,6 +26,18 @@ from mmseg.utils import get_root_logger, is_main_process  # noqa: E402
 from mmseg.utils.config import Config, DictAction  # noqa: E402
 
 AUG_TEST_RATIOS = [0.5, 0.75, 1.0, 1.25, 1.5, 1.75]
+EVAL_METRICS = ('mIoU', 'mDice', 'mFscore')  # mmseg.core.evaluation.metrics.ALLOWED_METRICS (checked by a test)
+
+
+def writable_dir_error(path: str) -> str:
+    """'' when ``path`` is (or can be made) a writable directory, else why not."""
+    try:
+        os.makedirs(path, exist_ok=True)
+    except OSError as e:
+        return f'cannot create {path}: {e.strerror or e}'
+    if not os.access(path, os.W_OK | os.X_OK):
+        return f'{path} is not writable'
+    return ''
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -41,18 +57,39 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument('--no-fuse', action='store_true',
                    help='keep BN and layer scale unfolded (bit-identical to the reference; fusing is faster and '
                         'equal up to float rounding)')
+    p.add_argument('--backend', choices=['pytorch', 'onnxruntime', 'auto'], default='pytorch',
+                   help='inference backend (onnxruntime: CPU; an .onnx checkpoint such as an INT8 model runs as is)')
+    p.add_argument('--threads', type=int, help='CPU threads of this process (default: the cores it may use)')
     p.add_argument('--cfg-options', nargs='+', action=DictAction, help="override config keys, 'a.b=v'")
     p.add_argument('--eval-options', nargs='+', action=DictAction, help="e.g. imgfile_prefix=DIR")
+    p.add_argument('--skip-checks', action='store_true',
+                   help='skip the dataset preflight (every image decodes, labels are single-channel class indices '
+                        'in range and of their image\'s size) that runs before inference')
     p.add_argument('--launcher', choices=['none', 'pytorch', 'slurm'], default='none')
     p.add_argument('--local_rank', '--local-rank', type=int, default=0, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    for name in args.eval or []:
+        if name not in EVAL_METRICS:
+            close = difflib.get_close_matches(name, EVAL_METRICS, n=1, cutoff=0.5)
+            p.error(f"--eval: unknown metric '{name}'" + (f" (did you mean '{close[0]}'?)" if close else '')
+                    + f'; choose from {", ".join(EVAL_METRICS)}')
     if not (args.out or args.eval or args.format_only or args.show_dir):
         p.error('give at least one of --out, --eval, --format-only, --show-dir')
     if args.eval and args.format_only:
         p.error('--eval and --format-only cannot be both specified')
+    if not args.checkpoint.startswith(('http://', 'https://')) and not osp.isfile(args.checkpoint):
+        p.error(f'checkpoint {args.checkpoint} does not exist')
     if args.out and not args.out.endswith(('.pkl', '.pickle')):
-        p.error('--out must be a .pkl file')
+        p.error(f'--out must name a .pkl/.pickle file (the predictions are pickled), got {args.out!r}')
+    if args.out:
+        reason = writable_dir_error(osp.dirname(osp.abspath(args.out)))
+        if reason:
+            p.error(f'--out {args.out}: {reason}')
+    if args.show_dir:
+        reason = writable_dir_error(args.show_dir)
+        if reason:
+            p.error(f'--show-dir: {reason}')
     if not 0 < args.opacity <= 1:
         p.error(f'--opacity must be in (0, 1], got {args.opacity}')
     return args
@@ -68,8 +105,26 @@ def set_aug_test(cfg: Config) -> None:
     raise KeyError(f"--aug-test: data.test.pipeline of {cfg.filename} has no 'MultiScaleFlipAug' step")
 
 
+def run_preflight(cfg: Config, dataset, args: argparse.Namespace, work_dir: str, logger) -> None:
+    """The dataset preflight (labels too with --eval) before any inference, once (rank 0) in distributed runs."""
+    from mmseg.datasets.preflight import preflight_once
+    if args.eval and not any(getattr(d, 'ann_dir', None) for d in _leaves(dataset)):
+        raise SystemExit('--eval needs labels but data.test has no ann_dir')
+    preflight_once(cfg, splits=('test',), work_dir=work_dir, skip=args.skip_checks, logger=logger,
+                   datasets=dict(test=dataset), check_labels=bool(args.eval))
+
+
+def _leaves(dataset):
+    from mmseg.datasets.preflight import leaf_datasets
+    return leaf_datasets(dataset)
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
+    from mmseg.deploy.backends import check_backend, finalize, is_onnx_file
+    from mmseg.utils.threads import setup_threads
+    check_backend(args.backend, 'cpu' if args.backend != 'pytorch' else 'cuda' if torch.cuda.is_available() else
+                  'cpu', args.checkpoint, None)
     cfg = Config.fromfile(args.config)
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
@@ -96,27 +151,35 @@ def main(argv=None) -> int:
         osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
     timestamp = time.strftime('%Y%m%d_%H%M%S', time.localtime())
     if is_main_process():
-        os.makedirs(osp.abspath(work_dir), exist_ok=True)
+        reason = writable_dir_error(osp.abspath(work_dir))
+        if reason:
+            raise SystemExit(f'--work-dir: {reason}')
     # ranks other than 0 log errors only and write no file (get_root_logger)
     logger = get_root_logger(osp.join(work_dir, f'test_{timestamp}.log') if is_main_process() else None,
                              getattr(logging, str(cfg.get('log_level', 'INFO')).upper(), logging.INFO))
     if is_main_process():
-        cfg.dump(osp.join(work_dir, osp.basename(args.config)))
+        # <config>.py in the work dir is the training run's dump; the test run's goes beside its log
+        cfg.dump(osp.join(work_dir, f'{osp.splitext(osp.basename(args.config))[0]}_test_{timestamp}.py'))
     logger.info('Environment info:\n' + collect_env())
 
     from mmseg.datasets import build_dataset
     from mmseg.models import build_segmentor, load_checkpoint
     dataset = build_dataset(cfg.data.test, dict(test_mode=True))
+    run_preflight(cfg, dataset, args, work_dir, logger)
     loader = build_eval_loader(dataset, 1, cfg.data.get('workers_per_gpu', 0), distributed)
     model = build_segmentor(cfg.model)
-    load_checkpoint(model, args.checkpoint)
+    onnx_file = args.checkpoint if is_onnx_file(args.checkpoint) else None  # e.g. tools/quantize.py's INT8 graph
+    if onnx_file is None:
+        load_checkpoint(model, args.checkpoint)
     if not distributed or not torch.cuda.is_available():
         model = revert_sync_batchnorm(model)
     model.CLASSES, model.PALETTE = dataset.CLASSES, dataset.PALETTE
-    device = torch.device('cuda', torch.cuda.current_device()) if torch.cuda.is_available() else torch.device('cpu')
+    device = torch.device('cuda', torch.cuda.current_device()) if torch.cuda.is_available() and \
+        args.backend == 'pytorch' else torch.device('cpu')
+    if device.type == 'cpu':
+        setup_threads(args.threads)
     model = model.to(device).eval()
-    if not args.no_fuse:
-        model = model.fuse()
+    model = finalize(model, args.backend, device, not args.no_fuse, onnx_file)  # fuses unless --no-fuse
 
     evaluator = build_evaluator(dataset) if args.eval else None
     format_args = dict(args.eval_options or {})

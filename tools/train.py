@@ -1,7 +1,10 @@
 """Train a segmentor: ``python tools/train.py CONFIG [--work-dir DIR] [--resume [PATH|auto]] ...``.
 
 Multi-GPU: ``tools/dist_train.sh CONFIG GPUS`` (torchrun, ``--launcher pytorch``).
-Exit status: 0 done; 1 non-finite loss; 128+signal after SIGTERM/SIGINT (a resumable checkpoint was written).
+Exit status: 0 done; 1 training stopped by an error (non-finite loss, failed evaluation, checkpoint that could not be
+written: the message names it and the last checkpoint); 2 bad config or arguments (before any work);
+128+signal after SIGTERM/SIGINT (the last completed iteration was saved; after a second Ctrl-C, nothing was written
+and the previous checkpoints are intact).
 """
 import argparse
 import copy
@@ -39,6 +42,12 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help='NHWC memory format; auto = on for CPU training, where oneDNN depthwise convs are faster '
                         '(same values up to float rounding; benchmarks/speed/README.md)')
     p.add_argument('--no-validate', action='store_true', help='do not evaluate checkpoints during training')
+    p.add_argument('--low-memory', action='store_true',
+                   help='gradient checkpointing + lean loss + NMF one-step gradient (README "Training memory")')
+    p.add_argument('--threads', type=int, default=None,
+                   help='CPU threads of this process (default: the cores it may use; DataLoader workers use 1)')
+    p.add_argument('--skip-checks', action='store_true',
+                   help='skip the dataset preflight (every file, label value and size checked before training)')
     p.add_argument('--local_rank', '--local-rank', type=int, default=0, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
@@ -47,9 +56,19 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
+    from mmseg.apis.train_config import check_train_config
+    from mmseg.utils import ConfigError, ConfigKeyError
+    try:
+        cfg = Config.fromfile(args.config)
+        if args.cfg_options:
+            cfg.merge_from_dict(args.cfg_options)
+        if args.low_memory:
+            from mmseg.utils.low_memory import apply_low_memory
+            apply_low_memory(cfg)
+        check_train_config(cfg)  # typos and unsupported keys fail here, before any work
+    except (ConfigError, ConfigKeyError) as e:
+        print(f'error: {e}', file=sys.stderr)
+        return 2
     if cfg.get('cudnn_benchmark', False) and not args.deterministic:
         torch.backends.cudnn.benchmark = True
     cfg.work_dir = args.work_dir or cfg.get('work_dir') or \
@@ -60,9 +79,7 @@ def main(argv=None) -> int:
         raise SystemExit('--gpus > 1 is not supported in one process: use tools/dist_train.sh CONFIG GPUS')
     if args.amp:
         cfg.amp = args.amp
-    if args.channels_last == 'auto':
-        cfg.channels_last = not torch.cuda.is_available()
-    else:
+    if args.channels_last != 'auto':
         cfg.channels_last = args.channels_last == 'on'
     if args.accum_steps:
         cfg.optimizer_config = dict(cfg.get('optimizer_config') or {}, cumulative_iters=args.accum_steps)
@@ -90,6 +107,8 @@ def main(argv=None) -> int:
                              getattr(logging, str(cfg.get('log_level', 'INFO')).upper(), logging.INFO))
     if is_main_process():
         cfg.dump(osp.join(cfg.work_dir, osp.basename(args.config)))
+    from mmseg.utils.threads import setup_threads
+    setup_threads(args.threads)
     env_info = collect_env()
     logger.info('Environment info:\n' + '-' * 60 + '\n' + env_info + '\n' + '-' * 60)
     logger.info(f'Distributed training: {distributed}')
@@ -111,14 +130,19 @@ def main(argv=None) -> int:
     meta['PALETTE'] = [list(map(int, c)) for c in datasets[0].PALETTE]
     model.CLASSES = datasets[0].CLASSES
 
-    from mmseg.engine import NonFiniteLossError, TrainingInterrupted
+    from mmseg.engine import EvaluationError, NonFiniteLossError, TrainingAborted, TrainingInterrupted
+    from mmseg.datasets.preflight import DatasetCheckError
+    from mmseg.utils.io import CheckpointSaveError
     try:
         train_segmentor(model, datasets, cfg, distributed=distributed, validate=not args.no_validate,
-                        timestamp=timestamp, meta=copy.deepcopy(meta))
-    except NonFiniteLossError as e:
+                        timestamp=timestamp, meta=copy.deepcopy(meta), preflight=not args.skip_checks)
+    except DatasetCheckError as e:  # bad input, found before the first iteration
+        logger.error(str(e))
+        return 2
+    except (NonFiniteLossError, EvaluationError, CheckpointSaveError) as e:
         logger.error(str(e))
         return 1
-    except TrainingInterrupted as e:
+    except (TrainingInterrupted, TrainingAborted) as e:
         logger.error(str(e))
         return 128 + int(e.signum)
     return 0

@@ -29,6 +29,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument('--opacity', type=float, default=0.5, help='overlay opacity in (0, 1]')
     p.add_argument('--fps', type=float, help='output frame rate (default: the input video rate, or 25)')
     p.add_argument('--device', default='cpu', help="'cpu', 'cuda' or 'cuda:N'")
+    p.add_argument('--backend', choices=['pytorch', 'onnxruntime', 'auto'], default='pytorch',
+                   help='inference backend (auto: the fastest correct one for the device; onnxruntime: CPU)')
+    p.add_argument('--threads', type=int, help='CPU threads (default: the cores this process may use)')
     p.add_argument('--cfg-options', nargs='+', action=DictAction, help="override config keys, 'a.b=v'")
     args = p.parse_args(argv)
     if not 0 < args.opacity <= 1:
@@ -73,7 +76,9 @@ def main(argv=None) -> int:
     from tqdm import tqdm
 
     from mmseg.apis import inference_segmentor, init_segmentor, show_result
-    model = init_segmentor(args.config, args.checkpoint, args.device, args.cfg_options)
+    from mmseg.utils.threads import setup_threads
+    setup_threads(args.threads)
+    model = init_segmentor(args.config, args.checkpoint, args.device, args.cfg_options, backend=args.backend)
     frames, total, in_fps = read_frames(args.input)
     ext = osp.splitext(args.out)[1].lower()
     writer, size = None, None

@@ -92,6 +92,11 @@ def run_speed(variant: str, mode: str, args: argparse.Namespace, workdir: Path) 
         configs.append(('ours+fuse', sys.executable, dict(impl='ours', fuse=True)))
     else:
         configs.append(('ours+NHWC', sys.executable, dict(impl='ours', fuse=False, channels_last=True)))
+        # the lean loss (equal within float32 rounding) and the whole low-memory recipe (mmseg.utils.low_memory)
+        configs.append(('ours+NHWC+lean', sys.executable,
+                        dict(impl='ours', fuse=False, channels_last=True, low_memory=['lean_loss'])))
+        configs.append(('ours+lowmem', sys.executable, dict(impl='ours', fuse=False, channels_last=True,
+                                                            low_memory=['with_cp', 'lean_loss', 'one_step_grad'])))
     workers = [Worker(name, py, dict(cmd_extra, mode=mode, payload=str(payload), threads=args.threads))
                for name, py, cmd_extra in configs]
     try:
@@ -236,10 +241,10 @@ def main(argv=None) -> int:
                 results.setdefault(mode, []).extend(rows)
                 print(f'\n{mode} {v.upper()} ({"batch 1" if mode == "infer" else f"batch {args.train_batch}"}, '
                       f'{args.reps} interleaved reps)')
-                print(f"{'impl':<11}{'wall min s':>11}{'wall med s':>11}{'cpu min s':>10}{'x ref wall min':>15}"
+                print(f"{'impl':<15}{'wall min s':>11}{'wall med s':>11}{'cpu min s':>10}{'x ref wall min':>15}"
                       f"{'x ref wall med':>15}{'x ref cpu min':>14}{'max|Δ|':>9}{'GMAC/s':>8}")
                 for r in rows:
-                    print(f"{r['impl']:<11}{r['wall_min']:11.3f}{r['wall_med']:11.3f}{r['cpu_min']:10.3f}"
+                    print(f"{r['impl']:<15}{r['wall_min']:11.3f}{r['wall_med']:11.3f}{r['cpu_min']:10.3f}"
                           f"{r['speedup_wall']:15.2f}{r['speedup_wall_med']:15.2f}{r['speedup_cpu']:14.2f}"
                           f"{r['max_delta']:9.1e}{r.get('gmacs', float('nan')):8.1f}", flush=True)
         if 'memory' in args.only:
@@ -251,7 +256,8 @@ def main(argv=None) -> int:
                       f"{r['nmf_saved_mib']:6.2f} MiB")
         if 'peak' in args.only:
             results['peak'] = run_peak(args)
-            print(f"\nfp32 matmul peak (4096^3 torch.mm, {args.threads} threads): {results['peak']['gmacs']:.1f} GMAC/s")
+            gmacs = results['peak']['gmacs']
+            print(f"\nfp32 matmul peak (4096^3 torch.mm, {args.threads} threads): {gmacs:.1f} GMAC/s")
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=1))
     return 0

@@ -4,12 +4,14 @@ Started by ``bench_segnext.py``; never imports the other side's ``mmseg``. Reads
 answers one JSON line on stdout:
 
     {"cmd": "setup", "impl": "ref"|"ours", "mode": "infer"|"train", "fuse": bool, "channels_last": bool,
-     "payload": PATH, "threads": n}
+     "payload": PATH, "threads": n, "low_memory": [names]}   (ours only: any of with_cp, lean_loss, one_step_grad)
     {"cmd": "time", "n": k}            -> {"wall": [s...], "cpu": [s...]}   (k timed repetitions)
     {"cmd": "logits", "out": PATH}     -> saves the input-size eval logits (NMF seeded as the payload says)
+    {"cmd": "maxrss"}                  -> {"maxrss_kib": n, "vmhwm_kib": n}   (resident-set high-water marks)
     {"cmd": "quit"}
 """
 import json
+import resource
 import sys
 import time
 from pathlib import Path
@@ -21,7 +23,7 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 
 
-def build(impl: str, payload: dict, fuse: bool, channels_last: bool = False):
+def build(impl: str, payload: dict, fuse: bool, channels_last: bool = False, low_memory=()):
     """(backbone, head) modules for the payload's variant and weights."""
     if impl == 'ref':
         sys.path.insert(0, str(REPO / 'benchmarks' / 'parity'))  # holds no `mmseg`: the venv's one is imported
@@ -32,6 +34,9 @@ def build(impl: str, payload: dict, fuse: bool, channels_last: bool = False):
     sys.path.insert(0, str(REPO))
     from mmseg.models import build_segmentor
     cfg = dict(payload['our_cfg'], backbone=dict(payload['our_cfg']['backbone'], channels_last=channels_last))
+    cfg['backbone']['with_cp'] = 'with_cp' in low_memory
+    cfg['decode_head'] = dict(cfg['decode_head'], lean_loss='lean_loss' in low_memory,
+                              one_step_grad='one_step_grad' in low_memory)
     model = build_segmentor(cfg)
     model.load_state_dict(payload['state_dict_ours'], strict=True)
     model.eval()
@@ -45,7 +50,9 @@ class Bench:
         torch.set_num_threads(int(cmd['threads']))
         payload = torch.load(cmd['payload'], map_location='cpu', weights_only=False)
         self.impl, self.mode, self.fuse = cmd['impl'], cmd['mode'], bool(cmd.get('fuse', False))
-        self.backbone, self.head = build(self.impl, payload, self.fuse, bool(cmd.get('channels_last', False)))
+        self.backbone, self.head = build(self.impl, payload, self.fuse, bool(cmd.get('channels_last', False)),
+                                         tuple(cmd.get('low_memory', ())))
+        self.lean_loss = getattr(self.head, 'lean_loss', False)
         self.nmf_seed = int(payload['nmf_seed'])
         gen = torch.Generator().manual_seed(int(payload['input_seed']))
         if self.mode == 'infer':
@@ -75,8 +82,11 @@ class Bench:
             return
         self.opt.zero_grad(set_to_none=True)
         logits = self.head(self.backbone(self.img))
-        logits = F.interpolate(logits, size=self.img.shape[2:], mode='bilinear', align_corners=False)
-        loss = F.cross_entropy(logits, self.label, ignore_index=255)
+        if self.lean_loss:  # resize + cross-entropy (+ acc_seg) without label-size tensors
+            loss = self.head.losses(logits, self.label.unsqueeze(1))['loss_ce']
+        else:
+            logits = F.interpolate(logits, size=self.img.shape[2:], mode='bilinear', align_corners=False)
+            loss = F.cross_entropy(logits, self.label, ignore_index=255)
         loss.backward()
         self.opt.step()
 
@@ -96,6 +106,19 @@ class Bench:
         return dict(ok=True)
 
 
+def _vmhwm_kib() -> int:
+    """This process's own RSS high-water mark. Linux keeps ``ru_maxrss`` across fork + exec, so a worker started
+    by a large driver would report at least the driver's size; VmHWM belongs to the worker's address space only."""
+    try:
+        with open('/proc/self/status') as f:
+            for line in f:
+                if line.startswith('VmHWM:'):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
 def main() -> int:
     bench = None
     for line in sys.stdin:
@@ -107,6 +130,8 @@ def main() -> int:
             reply = bench.time(int(cmd['n']))
         elif cmd['cmd'] == 'logits':
             reply = bench.save_logits(cmd['out'])
+        elif cmd['cmd'] == 'maxrss':
+            reply = dict(maxrss_kib=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, vmhwm_kib=_vmhwm_kib())
         elif cmd['cmd'] == 'quit':
             return 0
         else:

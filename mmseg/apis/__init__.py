@@ -1,7 +1,8 @@
 """High-level APIs: inference, and the train/test loops."""
 from .inference import inference_segmentor, init_segmentor, show_result, show_result_pyplot
 from .test import multi_gpu_test, single_gpu_test
-from .train import build_evaluator, init_random_seed, set_random_seed, train_segmentor
+from .train import build_evaluator, build_trainer, init_random_seed, set_random_seed, train_segmentor
 
 __all__ = ['inference_segmentor', 'init_segmentor', 'show_result', 'show_result_pyplot', 'multi_gpu_test',
-           'single_gpu_test', 'build_evaluator', 'init_random_seed', 'set_random_seed', 'train_segmentor']
+           'single_gpu_test', 'build_evaluator', 'build_trainer', 'init_random_seed', 'set_random_seed',
+           'train_segmentor']

@@ -1,14 +1,25 @@
-"""``train_segmentor`` and seeding helpers (mmseg 0.24.1 API names)."""
+"""``build_trainer`` (the one reader of the training config), ``train_segmentor`` and seeding helpers."""
+import importlib
 import os
 import random
-from typing import Any, Dict, Optional
+import time
+from typing import Any, Callable, Dict, List, Optional
 
 import numpy as np
 import torch
+import torch.nn as nn
 
-from ..engine.dist import broadcast_object
-from ..engine.runner import IterBasedRunner
-from ..utils import get_root_logger
+from ..engine.data import build_eval_loader, build_train_loader
+from ..engine.dist import broadcast_object, get_device, is_distributed
+from ..engine.hooks import (CheckpointHook, EvalHook, LoggerHook, LrSchedulerHook, PreflightHook, SignalGuardHook,
+                            build_custom_hooks)
+from ..engine.lr_scheduler import build_lr_scheduler
+from ..engine.optimizer import build_optimizer
+from ..engine.trainer import HookBase, Trainer
+from ..models import load_checkpoint
+from ..models.utils import revert_sync_batchnorm
+from ..utils import ConfigKeyError, get_root_logger
+from .train_config import check_train_config
 
 
 def init_random_seed(seed: Optional[int] = None) -> int:
@@ -39,29 +50,115 @@ def build_evaluator(dataset: Any):
                         class_names=list(dataset.CLASSES))
 
 
-def train_segmentor(model: torch.nn.Module, dataset: Any, cfg: Any, distributed: bool = False,
-                    validate: bool = False, timestamp: Optional[str] = None,
-                    meta: Optional[Dict[str, Any]] = None) -> IterBasedRunner:
-    """Train ``model`` on ``dataset`` (or ``[dataset]``) per ``cfg``; resume/load as ``cfg`` says.
+def import_custom_modules(cfg: Any) -> None:
+    """``custom_imports = dict(imports=['my_pkg.hooks'], allow_failed_imports=False)``, as in MMSegmentation."""
+    spec = cfg.get('custom_imports')
+    if not spec:
+        return
+    spec = dict(spec)
+    names = spec.pop('imports', [])
+    allow_failed = spec.pop('allow_failed_imports', False)
+    if spec:
+        raise ConfigKeyError(f"unknown key 'custom_imports.{sorted(spec)[0]}' (expected imports, allow_failed_imports)")
+    for name in [names] if isinstance(names, str) else names:
+        try:
+            importlib.import_module(name)
+        except ImportError as e:
+            if not allow_failed:
+                raise ImportError(f"custom_imports: cannot import '{name}': {e}") from e
+            get_root_logger().warning(f"custom_imports: '{name}' not imported ({e})")
 
-    ``cfg.resume_from`` restores the full training state; ``cfg.load_from`` only the weights.
-    With ``validate``, ``cfg.data.val`` is evaluated every ``evaluation.interval`` iterations.
+
+def _evaluation_fn(cfg: Any, val_dataset: Any, distributed: bool, metric: Any) -> Callable:
+    """``evaluate(model) -> results`` over ``val_dataset``."""
+    from ..core.evaluation import multi_gpu_test, single_gpu_test
+    loader = build_eval_loader(val_dataset, 1, cfg.data.get('workers_per_gpu', 0), distributed)
+    evaluator = build_evaluator(val_dataset)
+    metrics = list(metric) if isinstance(metric, (list, tuple)) else [metric]
+    test = multi_gpu_test if distributed else single_gpu_test
+
+    def evaluate(model: nn.Module) -> Dict[str, Any]:
+        evaluator.reset()
+        test(model, loader, evaluator, keep_preds=False)
+        return evaluator.evaluate(metrics, logger=get_root_logger())
+    return evaluate
+
+
+def build_trainer(cfg: Any, model: nn.Module, dataset: Any = None, distributed: bool = False,
+                  validate: bool = False, timestamp: Optional[str] = None, meta: Optional[Dict[str, Any]] = None,
+                  preflight: bool = True) -> Trainer:
+    """The only code that reads the training config: check it strictly, place the model, build the optimizer,
+    the LR schedule, the data and the hooks, then resume (``cfg.resume_from``) or load weights (``cfg.load_from``).
+
+    ``dataset`` defaults to ``cfg.data.train``; ``validate`` evaluates ``cfg.data.val`` every
+    ``evaluation.interval`` iterations; ``preflight`` checks every file of the datasets and their agreement with
+    the model before the first iteration (``mmseg.datasets.preflight``; cached, so a restart is instant).
     """
     logger = get_root_logger()
+    settings = check_train_config(cfg)
+    import_custom_modules(cfg)
     workflow = cfg.get('workflow') or [('train', 1)]
     if [tuple(w)[0] for w in workflow] != ['train']:
         logger.warning(f'workflow {workflow}: only the train phase runs; validation uses `evaluation`')
-    val_loader = evaluator = None
+    distributed = distributed and is_distributed()
+    device = get_device()
+    if not distributed or device.type != 'cuda':  # SyncBN only works under a CUDA process group
+        if any(isinstance(m, nn.SyncBatchNorm) for m in model.modules()):
+            logger.info('SyncBN → BN (not a CUDA distributed run)')
+            model = revert_sync_batchnorm(model)
+    # channels-last is decided here only: oneDNN's depthwise convolutions are faster NHWC on CPU
+    channels_last = settings['channels_last']
+    channels_last = device.type == 'cpu' if channels_last in ('auto', None) else bool(channels_last)
+    model = model.to(device)
+    if channels_last:
+        model = model.to(memory_format=torch.channels_last)
+
+    from ..datasets import build_dataset
+    if dataset is None:
+        dataset = build_dataset(cfg.data.train)
+    dataset = dataset[0] if isinstance(dataset, (list, tuple)) else dataset
+    samples_per_gpu, workers = int(cfg.data.samples_per_gpu), int(cfg.data.get('workers_per_gpu', 0))
+    seed = int(cfg.get('seed') or 0)
+
+    def make_loader(start_samples: int):
+        return build_train_loader(dataset, samples_per_gpu, workers, trainer.seed, start_samples=start_samples)
+
+    trainer = Trainer(model, build_optimizer(model, cfg.optimizer), make_loader, settings['max_iters'],
+                      samples_per_gpu, cfg.work_dir, device, amp=settings['amp'], accum=settings['accum'],
+                      grad_clip=settings['grad_clip'], channels_last=channels_last, distributed=distributed,
+                      find_unused_parameters=bool(cfg.get('find_unused_parameters', False)), seed=seed, meta=meta)
+    checkpoint = CheckpointHook(settings['ckpt_interval'], settings['max_keep_ckpts'])
+    hooks: List[HookBase] = [
+        LrSchedulerHook(build_lr_scheduler(trainer.optimizer, cfg.lr_config, settings['max_iters'])),
+        LoggerHook(settings['log_interval'], timestamp or time.strftime('%Y%m%d_%H%M%S', time.localtime()),
+                   tensorboard=settings['tensorboard']),
+        checkpoint,
+    ]
+    built = {'train': dataset}
     if validate:
-        from ..datasets import build_dataset
-        from ..engine.data import build_eval_loader
-        val_dataset = build_dataset(cfg.data.val, dict(test_mode=True))
-        val_loader = build_eval_loader(val_dataset, 1, cfg.data.get('workers_per_gpu', 0), distributed)
-        evaluator = build_evaluator(val_dataset)
-    runner = IterBasedRunner(model, cfg, dataset, distributed, val_loader, evaluator, timestamp, meta)
+        built['val'] = build_dataset(cfg.data.val, dict(test_mode=True))
+        hooks.append(EvalHook(_evaluation_fn(cfg, built['val'], distributed, settings['eval_metric']),
+                              settings['eval_interval'], settings['save_best'], list(built['val'].CLASSES),
+                              settings['eval_on_error']))
+    if preflight:
+        from ..datasets.preflight import preflight_once
+        hooks.append(PreflightHook(lambda: preflight_once(cfg, splits=tuple(built), work_dir=cfg.work_dir,
+                                                          datasets=built)))
+    hooks += build_custom_hooks(cfg.get('custom_hooks'))
+    hooks.append(SignalGuardHook(checkpoint))
+    trainer.register_hooks(hooks)
     if cfg.get('resume_from'):
-        runner.resume(cfg.resume_from)
+        trainer.resume(cfg.resume_from)
     elif cfg.get('load_from'):
-        runner.load_from(cfg.load_from)
-    runner.run()
-    return runner
+        load_checkpoint(model, cfg.load_from)
+    return trainer
+
+
+def train_segmentor(model: nn.Module, dataset: Any, cfg: Any, distributed: bool = False, validate: bool = False,
+                    timestamp: Optional[str] = None, meta: Optional[Dict[str, Any]] = None,
+                    preflight: bool = True) -> Trainer:
+    """Train ``model`` on ``dataset`` (or ``[dataset]``) per ``cfg`` (mmseg 0.24.1's entry point); returns the
+    finished :class:`~mmseg.engine.Trainer`. See :func:`build_trainer`."""
+    trainer = build_trainer(cfg, model, dataset, distributed, validate, timestamp, meta, preflight)
+    trainer.train()
+    return trainer

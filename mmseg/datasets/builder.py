@@ -2,16 +2,15 @@
 import copy
 import random
 from collections.abc import Mapping
-from functools import partial
 from typing import Any, Dict, List, Optional, Sequence
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torch.utils.data import DataLoader, Dataset, DistributedSampler
+from torch.utils.data import Dataset
 
 from mmseg.registry import DATASETS
-from mmseg.utils import get_dist_info
+from mmseg.utils import get_root_logger
 from .dataset_wrappers import ConcatDataset, RepeatDataset
 
 
@@ -28,7 +27,7 @@ def _concat_dataset(cfg: dict, default_args: Optional[dict]) -> ConcatDataset:
         for k in lens:
             part[k] = cfg[k][i] if len(cfg[k]) == n else cfg[k][0]
         parts.append(build_dataset(part, default_args))
-    return ConcatDataset(parts, separate_eval=cfg.get('separate_eval', True))
+    return ConcatDataset(parts)
 
 
 def _plain(cfg) -> dict:
@@ -50,8 +49,10 @@ def build_dataset(cfg, default_args: Optional[dict] = None) -> Dataset:
     if kind == 'ConcatDataset':
         if 'datasets' not in cfg:
             raise KeyError("ConcatDataset config needs 'datasets'")
-        return ConcatDataset([build_dataset(c, default_args) for c in cfg['datasets']],
-                             cfg.get('separate_eval', True))
+        if 'separate_eval' in cfg:
+            get_root_logger().info('ConcatDataset.separate_eval has no effect: the concatenation is evaluated as '
+                                   'one dataset (areas accumulated over all images)')
+        return ConcatDataset([build_dataset(c, default_args) for c in cfg['datasets']])
     if any(isinstance(cfg.get(k), (list, tuple)) for k in ('img_dir', 'ann_dir', 'split')):
         return _concat_dataset(cfg, default_args)
     return DATASETS.build(cfg, default_args)
@@ -105,26 +106,3 @@ def worker_init_fn(worker_id: int, num_workers: int, rank: int, seed: int) -> No
     np.random.seed(worker_seed % 2**32)
     random.seed(worker_seed)
     torch.manual_seed(worker_seed)
-
-
-def build_dataloader(dataset: Dataset, samples_per_gpu: int, workers_per_gpu: int, dist: bool = False,
-                     shuffle: bool = True, seed: Optional[int] = None, drop_last: bool = False,
-                     pin_memory: bool = False, persistent_workers: bool = True, **kwargs) -> DataLoader:
-    """A DataLoader over ``dataset`` with :func:`collate`; per-process batch ``samples_per_gpu``.
-
-    With ``dist`` a :class:`DistributedSampler` splits (and shuffles) the indices across ranks.
-    Workers are seeded from ``(seed, rank, worker id)`` when ``seed`` is given.
-    """
-    if samples_per_gpu < 1:
-        raise ValueError(f'samples_per_gpu must be >= 1, got {samples_per_gpu}')
-    rank, world_size = get_dist_info()
-    sampler = None
-    if dist:
-        sampler = DistributedSampler(dataset, world_size, rank, shuffle=shuffle,
-                                     seed=seed if seed is not None else 0, drop_last=drop_last)
-        shuffle = False
-    init_fn = partial(worker_init_fn, num_workers=workers_per_gpu, rank=rank, seed=seed) if seed is not None \
-        else None
-    return DataLoader(dataset, batch_size=samples_per_gpu, sampler=sampler, num_workers=workers_per_gpu,
-                      collate_fn=collate, pin_memory=pin_memory, shuffle=shuffle, worker_init_fn=init_fn,
-                      drop_last=drop_last, persistent_workers=persistent_workers and workers_per_gpu > 0, **kwargs)

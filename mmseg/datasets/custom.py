@@ -118,9 +118,9 @@ class CustomDataset(Dataset):
             if not osp.isfile(classes):
                 raise FileNotFoundError(f'classes file {classes} does not exist')
             with open(classes) as f:
-                names = tuple(line.strip() for line in f if line.strip())
+                names = [line.strip() for line in f if line.strip()]  # a list, as mmcv.list_from_file in 0.24.1
         elif isinstance(classes, (tuple, list)):
-            names = tuple(classes)
+            names = classes  # returned as given (a list stays a list), as in 0.24.1
         else:
             raise TypeError(f'classes must be a file name or a list of names, got {type(classes).__name__}')
         if self.CLASSES and classes is not None:
@@ -186,10 +186,6 @@ class CustomDataset(Dataset):
         results.pop('num_classes', None)  # raw labels: values are checked against classes after reduction only
         self.gt_seg_map_loader(results)
         return results['gt_semantic_seg']
-
-    def get_gt_seg_maps(self):
-        for i in range(len(self)):
-            yield self.get_gt_seg_map_by_idx(i)
 
     def __repr__(self) -> str:
         return (f'{type(self).__name__}(img_dir={self.img_dir!r}, ann_dir={self.ann_dir!r}, split={self.split!r}, '

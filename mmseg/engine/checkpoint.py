@@ -19,7 +19,7 @@ import torch.nn as nn
 
 from ..models.checkpoint import read_checkpoint
 from ..utils import get_root_logger
-from ..utils.io import atomic_torch_save
+from ..utils.io import CheckpointSaveError, atomic_torch_save
 from ..version import __version__
 
 LATEST = 'latest.pth'
@@ -71,13 +71,19 @@ def _link_latest(path: str) -> None:
     if os.path.abspath(path) == latest:
         return
     tmp = os.path.join(folder, f'.tmp_latest_{os.getpid()}.pth')
-    if os.path.exists(tmp):
-        os.remove(tmp)
     try:
-        os.link(path, tmp)
-    except OSError:
-        shutil.copyfile(path, tmp)
-    os.replace(tmp, latest)
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        try:
+            os.link(path, tmp)
+        except OSError:
+            shutil.copyfile(path, tmp)
+        os.replace(tmp, latest)
+    except OSError as e:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise CheckpointSaveError(f'wrote {path} but cannot update {latest}: {e.strerror or e}; resume from '
+                                  f'{os.path.basename(path)}') from e
 
 
 def save_checkpoint(path: str, model: nn.Module, optimizer: Optional[torch.optim.Optimizer] = None,

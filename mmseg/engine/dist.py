@@ -1,12 +1,11 @@
 """Process-group setup for ``torchrun`` and SLURM, plus small collective helpers that no-op on one process."""
 import os
 import subprocess
-from typing import Any, Dict
+from typing import Any
 
 import torch
 import torch.distributed as dist
 
-from ..utils import get_dist_info
 
 
 def is_distributed() -> bool:
@@ -72,24 +71,11 @@ def all_gather_object(obj: Any) -> list:
     return out
 
 
-def reduce_mean_dict(values: Dict[str, float], device: torch.device) -> Dict[str, float]:
-    """Average a dict of floats over ranks (same keys on every rank)."""
-    if not is_distributed() or not values:
-        return values
-    keys = sorted(values)
-    t = torch.tensor([float(values[k]) for k in keys], dtype=torch.float64, device=device)
-    dist.all_reduce(t)
-    t /= get_dist_info()[1]
-    return dict(zip(keys, t.tolist()))
-
-
-def any_flags(flags, device: torch.device) -> list:
-    """Element-wise logical OR of a list of bools across ranks (one collective)."""
-    if not is_distributed():
-        return [bool(f) for f in flags]
-    t = torch.tensor([float(f) for f in flags], device=device)
-    dist.all_reduce(t)
-    return [bool(v > 0) for v in t.tolist()]
+def all_reduce_sum(t: torch.Tensor) -> torch.Tensor:
+    """Sum ``t`` over ranks in place (no-op on one process); returns ``t``."""
+    if is_distributed():
+        dist.all_reduce(t)
+    return t
 
 
 def barrier() -> None:

@@ -3,7 +3,7 @@ import datetime
 import json
 import math
 import os
-from typing import Any, Dict, Optional
+from typing import Any, Dict, List, Optional
 
 import numpy as np
 
@@ -24,9 +24,13 @@ class JsonLogWriter:
         with open(path, 'a') as f:
             f.write(json.dumps({k: _plain(v) for k, v in meta.items()}, default=str) + '\n')
 
-    def write(self, record: Dict[str, Any]) -> None:
+    def write(self, mode: str, record: Dict[str, Any], step: int) -> None:
+        line = {'mode': mode, 'iter': step, **record}
         with open(self.path, 'a') as f:
-            f.write(json.dumps({k: _plain(v) for k, v in record.items()}, default=str) + '\n')
+            f.write(json.dumps({k: _plain(v) for k, v in line.items()}, default=str) + '\n')
+
+    def close(self) -> None:
+        pass
 
 
 class TensorboardWriter:
@@ -62,13 +66,13 @@ def format_train_line(it: int, max_iters: int, lr: float, eta_s: Optional[float]
     return f'Iter [{it}/{max_iters}]\t' + ', '.join(parts)
 
 
-def make_writers(work_dir: str, timestamp: str, meta: Dict[str, Any], hooks) -> Dict[str, Any]:
-    """JSON writer always; TensorBoard when ``log_config.hooks`` names ``TensorboardLoggerHook``."""
+def make_writers(work_dir: str, timestamp: str, meta: Dict[str, Any], tensorboard: bool) -> List[Any]:
+    """A JSON writer always; TensorBoard when asked (``log_config.hooks`` names ``TensorboardLoggerHook``)."""
     os.makedirs(work_dir, exist_ok=True)
-    writers: Dict[str, Any] = {'json': JsonLogWriter(os.path.join(work_dir, f'{timestamp}.log.json'), meta)}
-    if any(h.get('type') == 'TensorboardLoggerHook' for h in hooks or []):
+    writers: List[Any] = [JsonLogWriter(os.path.join(work_dir, f'{timestamp}.log.json'), meta)]
+    if tensorboard:
         try:
-            writers['tb'] = TensorboardWriter(os.path.join(work_dir, 'tf_logs'))
+            writers.append(TensorboardWriter(os.path.join(work_dir, 'tf_logs')))
         except ImportError:
             from ..utils import get_root_logger
             get_root_logger().warning('TensorboardLoggerHook configured but tensorboard is not installed')

@@ -10,14 +10,11 @@ import torch
 import torch.nn as nn
 
 from ..utils import ConfigKeyError
+from .checkpoint import unwrap_model
 
 _NORM_TYPES = (nn.modules.batchnorm._BatchNorm, nn.GroupNorm, nn.LayerNorm, nn.modules.instancenorm._InstanceNorm)
 _PARAMWISE_KEYS = {'custom_keys', 'bias_lr_mult', 'bias_decay_mult', 'norm_decay_mult', 'dwconv_decay_mult',
                    'bypass_duplicate'}
-
-
-def _unwrap(model: nn.Module) -> nn.Module:
-    return model.module if hasattr(model, 'module') else model
 
 
 def _optimizer_class(name: str):
@@ -95,7 +92,7 @@ def build_optimizer(model: nn.Module, cfg: Dict[str, Any]) -> torch.optim.Optimi
     cls = _optimizer_class(cfg.pop('type'))
     paramwise = dict(cfg.pop('paramwise_cfg', None) or {})
     cfg.pop('constructor', None)
-    model = _unwrap(model)
+    model = unwrap_model(model)
     if 'lr' not in cfg:
         raise ConfigKeyError('optimizer config needs an "lr" key')
     if not paramwise:
@@ -109,7 +106,7 @@ def describe_param_groups(optimizer: torch.optim.Optimizer, model: nn.Module) ->
 
     Reads ``initial_lr`` when a scheduler already changed ``lr``, so the configured multipliers are visible.
     """
-    names = {id(p): n for n, p in _unwrap(model).named_parameters()}
+    names = {id(p): n for n, p in unwrap_model(model).named_parameters()}
     rows = []
     for group in optimizer.param_groups:
         lr = group.get('initial_lr', group['lr'])

@@ -35,9 +35,6 @@ class InfiniteResumableSampler(Sampler):
         idx += idx[:total - len(idx)]  # pad like DistributedSampler
         return idx[self.rank:total:self.world]
 
-    def state(self, consumed: int) -> dict:
-        return {'seed': self.seed, 'consumed': int(consumed), 'world_size': self.world}
-
     def __iter__(self) -> Iterator[Tuple[int, int]]:
         pos = self.start
         epoch, offset = divmod(pos, self.per_rank)

@@ -6,18 +6,6 @@ import torch.nn as nn
 from ..registry import MODELS
 
 
-def build_backbone(cfg: Dict) -> nn.Module:
-    return MODELS.build(cfg)
-
-
-def build_head(cfg: Dict) -> nn.Module:
-    return MODELS.build(cfg)
-
-
-def build_loss(cfg: Dict) -> nn.Module:
-    return MODELS.build(cfg)
-
-
 def build_segmentor(cfg: Dict, train_cfg: Optional[Dict] = None, test_cfg: Optional[Dict] = None) -> nn.Module:
     """Build a segmentor; ``train_cfg``/``test_cfg`` may be given here or inside ``cfg`` (not both)."""
     cfg = dict(cfg)

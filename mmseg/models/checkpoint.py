@@ -9,12 +9,15 @@ import os
 import pickle
 import zipfile
 from collections import OrderedDict
-from typing import Any, Dict, Iterable, List
+from typing import Any, Dict, Iterable, List, Optional
 
 import numpy as np
 import torch
 import torch.nn as nn
 from torch import Tensor
+
+from .checkpoint_files import (download_checkpoint, is_url, looks_like_safetensors, read_safetensors,
+                               write_safetensors)
 
 logger = logging.getLogger('mmseg')
 
@@ -47,9 +50,22 @@ class _ArrayUnpickler(pickle.Unpickler):
 
 
 def read_checkpoint(filename: str, map_location: Any = 'cpu', weights_only: bool = True) -> Any:
-    """Read a `.pth`/`.pt` (``torch.load``, ``weights_only`` by default) or a `.pkl` of arrays."""
+    """Read a `.pth`/`.pt` (``torch.load``, ``weights_only`` by default), a safetensors file (returned as
+    ``{'meta', 'state_dict'}``) or a `.pkl` of arrays. ``http(s)://`` URLs are downloaded once into the torch hub
+    cache (``torch.hub.get_dir()/checkpoints``); a ``-<sha256 prefix>`` in the file name is verified."""
+    filename = os.fspath(filename)
+    if is_url(filename):
+        filename = download_checkpoint(filename)
     if not os.path.isfile(filename):
         raise CheckpointNotFoundError(f'checkpoint file not found: {filename}')
+    if looks_like_safetensors(filename):
+        try:
+            return read_safetensors(filename, map_location)
+        except ImportError as e:
+            raise CheckpointError(f'{filename} is a safetensors file: pip install safetensors') from e
+        except Exception as e:
+            raise CheckpointError(f'cannot read safetensors file {filename}: {type(e).__name__}: {e} '
+                                  f'(truncated download?)') from e
     if filename.endswith('.pkl'):
         try:
             with open(filename, 'rb') as f:
@@ -192,15 +208,40 @@ def load_checkpoint(model: nn.Module, filename: str, map_location: Any = 'cpu', 
     return dict(loaded=list(loaded), skipped=skipped_all, missing=missing, layout=[layout], meta=meta)
 
 
-def convert_checkpoint(src: str, dst: str, layout: str = 'ours', weights_only: bool = True) -> Dict[str, Tensor]:
-    """Rewrite any supported checkpoint as ``{'meta': ..., 'state_dict': ...}`` in our (official) or MMSeg layout."""
+# Meta entries that describe the model and travel with converted/published weights (the rest is training state).
+MODEL_META_KEYS = ('CLASSES', 'PALETTE', 'config', 'exp_name', 'mmseg_version', 'iter', 'seed', 'best_score',
+                   'metrics', 'time', 'source', 'layout', 'env_info')
+
+
+def model_meta(obj: Any) -> Dict[str, Any]:
+    """The model-describing part of a checkpoint's ``meta`` (classes, palette, config, …), or ``{}``."""
+    meta = obj.get('meta') if isinstance(obj, dict) else None
+    if not isinstance(meta, dict):
+        return {}
+    return {k: meta[k] for k in MODEL_META_KEYS if k in meta and meta[k] is not None}
+
+
+def convert_checkpoint(src: str, dst: str, layout: str = 'ours', weights_only: bool = True,
+                       fmt: Optional[str] = None) -> Dict[str, Tensor]:
+    """Rewrite any supported checkpoint as ``{'meta': ..., 'state_dict': ...}`` in our (official) or MMSeg layout.
+
+    ``fmt``: 'pth' or 'safetensors' (default: from ``dst``'s extension). Classes, palette and config in the
+    source's ``meta`` are kept."""
     if layout not in ('ours', 'official', 'mmseg'):
         raise ValueError(f"layout must be 'ours', 'official' or 'mmseg', got '{layout}'")
-    state_dict = to_our_layout(unwrap_state_dict(read_checkpoint(src, 'cpu', weights_only)))
+    fmt = fmt or ('safetensors' if str(dst).endswith('.safetensors') else 'pth')
+    if fmt not in ('pth', 'safetensors'):
+        raise ValueError(f"format must be 'pth' or 'safetensors', got '{fmt}'")
+    obj = read_checkpoint(src, 'cpu', weights_only)
+    state_dict = to_our_layout(unwrap_state_dict(obj))
     if layout == 'mmseg':
         state_dict = to_mmseg_layout(state_dict)
-    from ..utils.io import atomic_torch_save
     from ..version import __version__
-    atomic_torch_save({'meta': {'source': os.path.basename(src), 'layout': layout, 'mmseg_version': __version__},
-                       'state_dict': state_dict}, dst)
+    meta = model_meta(obj)
+    meta.update(source=os.path.basename(src), layout=layout, mmseg_version=__version__)
+    if fmt == 'safetensors':
+        write_safetensors(state_dict, dst, meta)
+    else:
+        from ..utils.io import atomic_torch_save
+        atomic_torch_save({'meta': meta, 'state_dict': state_dict}, dst)
     return state_dict

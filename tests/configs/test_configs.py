@@ -25,6 +25,24 @@ LAYOUT = {
     'PascalContextDataset59': ('.jpg', '.png', 59, True),
     'iSAIDDataset': ('.png', '_instance_color_RGB.png', 16, False),
     'DemoDataset': ('.jpg', '.png', 4, True),
+    # mmseg 0.24.1's remote-sensing, retinal-vessel and night-driving datasets
+    'LoveDADataset': ('.png', '.png', 7, True),
+    'PotsdamDataset': ('.png', '.png', 6, True),
+    'ISPRSDataset': ('.png', '.png', 6, True),
+    'DRIVEDataset': ('.png', '_manual1.png', 2, False),
+    'STAREDataset': ('.png', '.ah.png', 2, False),
+    'ChaseDB1Dataset': ('.png', '_1stHO.png', 2, False),
+    'HRFDataset': ('.png', '.png', 2, False),
+    'DarkZurichDataset': ('_rgb_anon.png', '_gt_labelTrainIds.png', 19, False),
+    'NightDrivingDataset': ('_leftImg8bit.png', '_gtCoarse_labelTrainIds.png', 19, False),
+}
+# Dataset configs of the 0.24.1 families above (their crop, scale and wrapper as in 0.24.1's _base_/datasets).
+EXTRA_DATASET_CONFIGS = {  # file: (type, train crop or None for test-only, train RepeatDataset times)
+    'drive.py': ('DRIVEDataset', (64, 64), 40000), 'stare.py': ('STAREDataset', (128, 128), 40000),
+    'chase_db1.py': ('ChaseDB1Dataset', (128, 128), 40000), 'hrf.py': ('HRFDataset', (256, 256), 40000),
+    'potsdam.py': ('PotsdamDataset', (512, 512), None), 'vaihingen.py': ('ISPRSDataset', (512, 512), None),
+    'loveda.py': ('LoveDADataset', (512, 512), None), 'dark_zurich.py': ('DarkZurichDataset', None, None),
+    'night_driving.py': ('NightDrivingDataset', None, None),
 }
 VARIANT = {  # embed dims, head channels, MD_R, drop path (spec §1.1, §2.1)
     'tiny': ([32, 64, 160, 256], 256, 16, 0.1), 'small': ([64, 128, 320, 512], 256, 16, 0.1),
@@ -39,6 +57,8 @@ def test_every_variant_dataset_pair_is_shipped():
                        '512x512.voc12aug.80k', '480x480.pascal_context.80k', '480x480.pascal_context_59.80k',
                        '896x896.isaid.160k'):
             assert f'segnext.{size}.{suffix}.py' in names
+    for suffix in ('64x64.drive.40k', '512x512.potsdam.80k', '512x512.vaihingen.80k', '512x512.loveda.80k'):
+        assert f'segnext.tiny.{suffix}.py' in names
 
 
 def _write_layout(data_root: str, ds_cfg: dict) -> None:
@@ -97,3 +117,28 @@ def test_config_builds_model_and_datasets(path, tmp_path):
             assert set(np.unique(sample['gt_semantic_seg'].numpy())) <= set(range(model.num_classes)) | {255}
         else:
             assert sample['img'][0].shape[0] == 3 and sample['img_metas'][0]['ori_shape'][:2] == (40, 60)
+
+
+@pytest.mark.parametrize('name', sorted(EXTRA_DATASET_CONFIGS))
+def test_extra_dataset_config_builds_each_split(name, tmp_path):
+    cfg = Config.fromfile(osp.join(ROOT, 'local_configs', '_base_', 'datasets', name))
+    kind, crop, times = EXTRA_DATASET_CONFIGS[name]
+    splits = [s for s in ('train', 'val', 'test') if s in cfg.data]
+    assert splits == (['test'] if crop is None else ['train', 'val', 'test'])
+    if 'val' in splits and cfg.data.test.to_dict() == cfg.data.val.to_dict():
+        splits.remove('test')  # the same dataset again
+    for split in splits:
+        ds_cfg = copy.deepcopy(cfg.data[split].to_dict())
+        inner = ds_cfg.get('dataset', ds_cfg)
+        assert inner['type'] == kind
+        inner['data_root'] = str(tmp_path / split)
+        _write_layout(inner['data_root'], inner)
+        dataset = build_dataset(ds_cfg)
+        np.random.seed(7)  # Resize's first draw gives ratio 0.61: keeps HRF's 3504-pixel scale cheap
+        sample = dataset[0]
+        if split == 'train':
+            assert ds_cfg.get('times') == times and len(dataset) == (times or 1)
+            assert tuple(sample['img'].shape) == (3, *crop)
+            assert set(np.unique(sample['gt_semantic_seg'].numpy())) <= set(range(LAYOUT[kind][2])) | {255}
+        else:
+            assert sample['img_metas'][0]['ori_shape'][:2] == (40, 60)

@@ -1,12 +1,12 @@
-"""build_dataset, collate and build_dataloader."""
+"""build_dataset, collate, the loaders and worker seeding."""
 import os.path as osp
 
 import numpy as np
 import pytest
 import torch
-from torch.utils.data import Dataset, DistributedSampler
+from torch.utils.data import Dataset
 
-from mmseg.datasets import (build_dataloader, build_dataset, collate, ConcatDataset, RepeatDataset,
+from mmseg.datasets import (build_dataset, collate, ConcatDataset, RepeatDataset,
                             worker_init_fn)
 from mmseg.utils import ConfigKeyError
 from .helpers import TRAIN_PIPELINE, label, write_pair
@@ -59,16 +59,6 @@ def test_collate_test_batch():
     assert [metas[0]['aug'] for metas in batch['img_metas']] == [0, 1]
 
 
-def test_build_dataloader_batches(tmp_path):
-    ds = build_dataset(_cfg(str(tmp_path), n=3))
-    batches = list(build_dataloader(ds, samples_per_gpu=2, workers_per_gpu=0, shuffle=False))
-    assert [b['img'].shape[0] for b in batches] == [2, 1]
-    assert batches[0]['gt_semantic_seg'].shape == (2, 1, 6, 8)
-    assert len(list(build_dataloader(ds, 2, 0, drop_last=True))) == 1
-    dl = build_dataloader(ds, 1, 0, dist=True, shuffle=True, seed=3)
-    assert isinstance(dl.sampler, DistributedSampler) and dl.sampler.seed == 3 and len(dl) == 3
-
-
 def test_worker_init_fn_seed():
     worker_init_fn(worker_id=1, num_workers=2, rank=3, seed=10)  # 2*3 + 1 + 10 = 17
     got = np.random.random_sample()
@@ -84,10 +74,22 @@ class _RandomDataset(Dataset):
         return dict(img=torch.tensor([np.random.random_sample()]).view(1, 1, 1), img_metas=dict(i=i))
 
 
+def test_eval_loader_batches_in_order(tmp_path):
+    from mmseg.engine.data import build_eval_loader
+    ds = build_dataset(_cfg(str(tmp_path), n=3))
+    batches = list(build_eval_loader(ds, samples_per_gpu=2))
+    assert [b['img'].shape[0] for b in batches] == [2, 1]
+    assert batches[0]['gt_semantic_seg'].shape == (2, 1, 6, 8)
+
+
 def test_workers_are_seeded():
+    from mmseg.engine.data import build_train_loader
+
     def draws(seed):
-        dl = build_dataloader(_RandomDataset(), 2, 1, shuffle=False, seed=seed, persistent_workers=False)
-        return torch.cat([b['img'].flatten() for b in dl])
+        it = iter(build_train_loader(_RandomDataset(), 2, 1, seed=seed, shuffle=False))
+        out = torch.cat([next(it)['img'].flatten() for _ in range(2)])
+        del it
+        return out
 
     a, b, c = draws(5), draws(5), draws(6)
     assert torch.equal(a, b) and not torch.equal(a, c)

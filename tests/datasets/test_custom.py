@@ -46,7 +46,7 @@ def test_custom_classes_subset_and_palette(tmp_path):
         PALETTE = [[1, 1, 1], [2, 2, 2], [3, 3, 3]]
 
     ds = Three(TRAIN_PIPELINE, img_dir='img', ann_dir='ann', data_root=str(tmp_path), classes=['z', 'x'])
-    assert ds.CLASSES == ('z', 'x') and ds.label_map == {0: 1, 1: -1, 2: 0}
+    assert ds.CLASSES == ['z', 'x'] and ds.label_map == {0: 1, 1: -1, 2: 0}
     assert ds.PALETTE == [[3, 3, 3], [1, 1, 1]]
     assert torch.equal(ds[0]['gt_semantic_seg'][0, 0, :3], torch.tensor([1, 255, 0]))
     ds = Three(TRAIN_PIPELINE, img_dir='img', ann_dir='ann', data_root=str(tmp_path), palette=[[9, 9, 9]] * 3)
@@ -55,7 +55,7 @@ def test_custom_classes_subset_and_palette(tmp_path):
         Three(TRAIN_PIPELINE, img_dir='img', ann_dir='ann', data_root=str(tmp_path), classes=['w'])
     classes_file = tmp_path / 'classes.txt'
     classes_file.write_text('y\n')
-    assert Three(TRAIN_PIPELINE, img_dir='img', data_root=str(tmp_path), classes=str(classes_file)).CLASSES == ('y',)
+    assert Three(TRAIN_PIPELINE, img_dir='img', data_root=str(tmp_path), classes=str(classes_file)).CLASSES == ['y']
 
 
 def test_errors_name_the_input(tmp_path):

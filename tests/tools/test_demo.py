@@ -93,3 +93,14 @@ def test_video_demo_empty_folder(tmp_path, checkpoint):
     with pytest.raises(FileNotFoundError, match='no image files'):
         load_tool('video_demo').main([str(tmp_path / 'empty'), CONFIG, checkpoint, '--out',
                                       str(tmp_path / 'o')] + CFG_ARGS)
+
+
+def test_image_demo_refuses_an_unwritable_output_before_inference(tmp_path, capsys):
+    img_path = tmp_path / 'in.png'
+    cv2.imwrite(str(img_path), make_image(48, 64, 0))
+    with pytest.raises(SystemExit) as info:  # argparse's error: exit 2, no model built
+        load_tool('image_demo').main([str(img_path), CONFIG, str(tmp_path / 'missing.pth'), '--out-file',
+                                      str(tmp_path / 'x.xyz')])
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert "--out-file '" in err and "x.xyz': no image writer for the extension .xyz" in err

@@ -44,6 +44,7 @@ def _run(script, *args):
     return proc.stdout + proc.stderr
 
 
+@pytest.mark.slow
 def test_dist_train_resume_equals_uninterrupted_and_dist_test(tiny_cfg, tmp_path):
     a, b = tmp_path / 'a', tmp_path / 'b'
     log = _run('dist_train.sh', tiny_cfg, '2', '--work-dir', str(a), '--seed', '3')

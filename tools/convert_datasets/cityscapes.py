@@ -19,7 +19,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from mmseg.utils import get_root_logger
-from mmseg.utils.parallel import parallel_map
+from mmseg.utils.progress import progress_map
 
 POLYGON_SUFFIX = '_gtFine_polygons.json'
 TRAIN_ID_SUFFIX = '_gtFine_labelTrainIds.png'
@@ -125,7 +125,7 @@ def main(argv: Optional[Iterable[str]] = None) -> int:
     polygons = find_polygons(gt_dir)
     if not polygons:
         raise FileNotFoundError(f'no *{POLYGON_SUFFIX} files under {gt_dir}')
-    parallel_map(convert_json, polygons, args.nproc)
+    progress_map(convert_json, polygons, args.nproc, desc='Cityscapes labels')
     out_dir = args.out_dir or args.cityscapes_path
     os.makedirs(out_dir, exist_ok=True)
     counts = write_split_lists(gt_dir, out_dir)

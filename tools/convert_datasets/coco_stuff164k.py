@@ -15,7 +15,7 @@ import numpy as np
 from PIL import Image
 
 from mmseg.utils import get_root_logger
-from mmseg.utils.parallel import parallel_map
+from mmseg.utils.progress import progress_map
 
 SPLITS = ('train2017', 'val2017')
 NUM_RAW_IDS = 182
@@ -88,7 +88,7 @@ def main(argv: Optional[Iterable[str]] = None) -> int:
     args = parse_args(argv)
     out_root = args.out_dir or args.coco_path
     pairs = find_pairs(args.coco_path, out_root)
-    unknown = sum(parallel_map(_convert_pair, pairs, args.nproc))
+    unknown = sum(progress_map(_convert_pair, pairs, args.nproc, desc='COCO-Stuff labels'))
     logger = get_root_logger()
     logger.info(f'converted {len(pairs)} COCO-Stuff labels into {out_root}/annotations')
     if unknown:

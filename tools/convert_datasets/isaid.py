@@ -22,7 +22,7 @@ import numpy as np
 from PIL import Image
 
 from mmseg.utils import get_root_logger
-from mmseg.utils.parallel import parallel_map
+from mmseg.utils.progress import progress_map
 
 SPLITS = ('train', 'val', 'test')
 LABEL_SUFFIX = '_instance_color_RGB.png'
@@ -139,8 +139,8 @@ def main(argv: Optional[Iterable[str]] = None) -> int:
     args = parse_args(argv)
     out = args.out_dir or args.dataset_path
     jobs = find_jobs(args.dataset_path, out)
-    unknown = sum(parallel_map(partial(crop_pair, patch_size=args.patch_size, overlap=args.overlap), jobs,
-                               args.nproc))
+    unknown = sum(progress_map(partial(crop_pair, patch_size=args.patch_size, overlap=args.overlap), jobs,
+                               args.nproc, desc='iSAID patches'))
     logger = get_root_logger()
     logger.info(f'cropped {len(jobs)} iSAID images into {out}/img_dir and {out}/ann_dir')
     if unknown:

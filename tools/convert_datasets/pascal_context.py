@@ -18,7 +18,7 @@ import numpy as np
 from PIL import Image
 
 from mmseg.utils import get_root_logger
-from mmseg.utils.parallel import parallel_map
+from mmseg.utils.progress import progress_map
 
 NUM_RAW_IDS = 460  # 0 plus the 459 annotated categories
 SELECTED_RAW_IDS = tuple(sorted((
@@ -92,7 +92,7 @@ def main(argv: Optional[Iterable[str]] = None) -> int:
     out_dir = args.out_dir or osp.join(osp.dirname(src_dir), 'SegmentationClassContext')
     pairs = find_pairs(src_dir, out_dir)
     os.makedirs(out_dir, exist_ok=True)
-    parallel_map(_convert_pair, pairs, args.nproc)
+    progress_map(_convert_pair, pairs, args.nproc, desc='Pascal Context labels')
     get_root_logger().info(f'converted {len(pairs)} Pascal Context labels into {out_dir}')
     return 0
 

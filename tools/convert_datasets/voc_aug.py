@@ -19,7 +19,7 @@ import numpy as np
 from PIL import Image
 
 from mmseg.utils import get_root_logger
-from mmseg.utils.parallel import parallel_map
+from mmseg.utils.progress import progress_map
 
 
 def read_sbd_mat(path: str) -> np.ndarray:
@@ -102,7 +102,7 @@ def main(argv: Optional[Iterable[str]] = None) -> int:
         name = osp.splitext(osp.basename(src))[0]
         if name not in sbd_names:
             jobs.append(('voc', src, osp.join(out_dir, name + '.png')))
-    parallel_map(_convert, jobs, args.nproc)
+    progress_map(_convert, jobs, args.nproc, desc='VOC aug labels')
 
     with open(osp.join(split_dir, 'aug.txt'), 'w') as f:
         f.writelines(n + '\n' for n in names)

@@ -9,7 +9,7 @@ import torch.distributed as dist
 
 from mmseg.utils import get_root_logger, is_main_process
 
-from .metrics import ALLOWED_METRICS, ArrayLike, intersect_and_union, total_area_to_metrics
+from .metrics import ALLOWED_METRICS, ArrayLike, _to_long_tensor, intersect_and_union, total_area_to_metrics
 
 # per-class metric name -> summary key
 _SUMMARY_NAMES = OrderedDict([('IoU', 'mIoU'), ('Acc', 'mAcc'), ('Dice', 'mDice'), ('Fscore', 'mFscore'),
@@ -74,10 +74,34 @@ class SegEvaluator:
     def __len__(self) -> int:
         return len(self._areas)
 
-    def process(self, pred: ArrayLike, gt: ArrayLike, index: int) -> None:
-        """Count the areas of one sample: ``pred`` and ``gt`` are [H, W] maps (gt as read from disk)."""
-        areas = intersect_and_union(pred, gt, self.num_classes, self.ignore_index,
-                                    reduce_zero_label=self.reduce_zero_label)
+    def process(self, pred: ArrayLike, gt: ArrayLike, index: int, name: Optional[str] = None) -> None:
+        """Count the areas of one sample: ``pred`` and ``gt`` are [H, W] maps (gt as read from disk).
+
+        A gt value that is neither a class (after ``reduce_zero_label``) nor ``ignore_index`` raises naming
+        ``name`` (the label file) and the value: MMSegmentation 0.24.1 drops such pixels from every class and
+        scores the rest, so a wrong label or class count would go unnoticed.
+        """
+        where = name or f'sample {index}'
+        gt = _to_long_tensor(gt, 'ground-truth')
+        label = gt
+        if self.reduce_zero_label:
+            label = torch.where(gt == 0, 255, gt - 1)
+            label[label == 254] = 255
+        bad = label[((label < 0) | (label >= self.num_classes)) & (label != self.ignore_index)]
+        if bad.numel():
+            raw = gt[((label < 0) | (label >= self.num_classes)) & (label != self.ignore_index)]
+            values = sorted(set(raw.unique().tolist()))
+            raise ValueError(f'ground truth {where} has value{"s" if len(values) > 1 else ""} '
+                             f'{", ".join(map(str, values[:5]))} but the evaluation has {self.num_classes} classes '
+                             f'(valid: 0..{self.num_classes - 1} and {self.ignore_index}'
+                             f'{" after reduce_zero_label" if self.reduce_zero_label else ""}); it would be scored '
+                             f'silently wrong. Fix the label, the classes or reduce_zero_label '
+                             f'(tools/check_dataset.py CONFIG --split val lists every such file)')
+        try:
+            areas = intersect_and_union(pred, gt, self.num_classes, self.ignore_index,
+                                        reduce_zero_label=self.reduce_zero_label)
+        except ValueError as e:
+            raise ValueError(f'{where}: {e}') from e
         # a float64[4, K] array is small and pickles cheaply for the distributed gather
         self._areas[int(index)] = torch.stack(areas).numpy()
 

@@ -8,7 +8,6 @@ from typing import Dict, Iterable, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
-from PIL import Image
 
 ArrayLike = Union[np.ndarray, torch.Tensor, str]
 Areas = Tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]
@@ -16,13 +15,22 @@ Areas = Tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]
 ALLOWED_METRICS = ('mIoU', 'mDice', 'mFscore')
 
 
-def _to_long_tensor(x: ArrayLike, what: str) -> torch.Tensor:
-    """Turn an array, tensor or path to a label image into an int64 tensor (copied, never aliased)."""
-    if isinstance(x, str):
+def _read_map(path: str, what: str) -> np.ndarray:
+    """A map from disk: ``.npy`` with numpy (MMSegmentation 0.24.1 saves predictions so), images with pillow in
+    unchanged mode (palette → indices, 16-bit kept; more than one channel is refused naming the file)."""
+    if path.endswith('.npy'):
         try:
-            x = np.array(Image.open(x))
-        except OSError as e:
-            raise OSError(f'cannot read {what} map {x!r}: {e}') from e
+            return np.load(path, allow_pickle=False)
+        except (OSError, ValueError) as e:
+            raise OSError(f'cannot read {what} map {path!r}: {e}') from e
+    from mmseg.datasets.pipelines.loading import read_label
+    return read_label(path)
+
+
+def _to_long_tensor(x: ArrayLike, what: str) -> torch.Tensor:
+    """Turn an array, tensor or path (``.npy`` or label image) into an int64 tensor (copied, never aliased)."""
+    if isinstance(x, str):
+        x = _read_map(x, what)
     if isinstance(x, np.ndarray):
         return torch.from_numpy(x.astype(np.int64, copy=True))
     if isinstance(x, torch.Tensor):
@@ -49,8 +57,8 @@ def intersect_and_union(pred: ArrayLike,
     """Per-class areas of one image.
 
     Args:
-        pred: prediction map [H, W] (or a path to one).
-        label: ground truth [H, W] as read from disk (or a path to one).
+        pred: prediction map [H, W] (or a path to one: ``.npy`` or an image).
+        label: ground truth [H, W] as read from disk (or a path to one: a label image or ``.npy``).
         num_classes: K.
         ignore_index: label value whose pixels are dropped from both maps.
         label_map: optional ``{old_id: new_id}`` applied to the ground truth first.

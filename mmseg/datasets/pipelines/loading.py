@@ -43,18 +43,66 @@ def imread_bgr(filename: str, flag: str = 'color') -> np.ndarray:
     return img
 
 
+def label_to_array(im: Image.Image, filename: str) -> np.ndarray:
+    """Pixel values of an opened label image as H×W uint8 (8-bit files) or uint16 (16-bit files).
+
+    Palette PNGs give their indices (not colours). Anything with more than one channel, float pixels or values
+    outside 0..65535 is refused naming the file: such a map would otherwise be scored or trained on silently wrong.
+    """
+    if im.mode in ('F', 'RGB', 'RGBA', 'RGBX', 'LA', 'PA', 'La', 'CMYK', 'YCbCr', 'LAB', 'HSV'):
+        bands = len(im.getbands())
+        if bands > 1:
+            arr = np.array(im)
+            same = arr.ndim == 3 and bool((arr == arr[..., :1]).all())
+            raise ValueError(
+                f'label file {filename} has {bands} channels (mode {im.mode}); a label must be one channel of '
+                f'class indices (8- or 16-bit grayscale or palette PNG). '
+                + ('Its channels are identical: save one of them, e.g. Image.open(f).convert("L").save(f).'
+                   if same else 'If it is a colour-coded mask, map each colour to its class index first.'))
+        raise ValueError(f'label file {filename} holds floating-point pixels (mode {im.mode}); a label must hold '
+                         f'integer class indices (8- or 16-bit PNG)')
+    arr = np.array(im)
+    if arr.ndim == 3 and arr.shape[2] == 1:  # only a channel axis is dropped, so 1-pixel-high maps keep 2 dims
+        arr = arr[..., 0]
+    if arr.ndim != 2:
+        raise ValueError(f'label file {filename} has shape {arr.shape}; a label must be a single-channel H×W map')
+    if arr.dtype == np.uint8:
+        return arr
+    if arr.dtype == bool:
+        return arr.astype(np.uint8)
+    if arr.dtype.kind not in 'iu':
+        raise ValueError(f'label file {filename} holds {arr.dtype} pixels; a label must hold integer class indices')
+    if arr.size and (int(arr.min()) < 0 or int(arr.max()) > 65535):
+        bad = int(arr.min()) if int(arr.min()) < 0 else int(arr.max())
+        raise ValueError(f'label file {filename} has value {bad}; label values must be in 0..65535 (16-bit)')
+    return arr.astype(np.uint16, copy=False)
+
+
 def read_label(filename: str) -> np.ndarray:
-    """Read a label map with pillow in unchanged mode (palette PNG → indices); returns uint8."""
+    """Read a label map with pillow in unchanged mode (palette PNG → indices).
+
+    Returns H×W uint8 for 8-bit files (as MMSegmentation 0.24.1) and uint16 for 16-bit files, so values ≥ 256
+    keep their value instead of wrapping.
+    """
     data = _read_bytes(filename, 'label')
     _check_complete(data, filename, 'label')
     try:
         with Image.open(io.BytesIO(data)) as im:
-            arr = np.array(im)
+            im.load()
+            return label_to_array(im, filename)
+    except ValueError:
+        raise
     except Exception as e:  # pillow raises several exception types for broken files
         raise OSError(f'cannot decode label file {filename}: {e}') from e
-    if arr.ndim == 3 and arr.shape[2] == 1:  # only a channel axis is dropped, so 1-pixel-high maps keep 2 dims
-        arr = arr[..., 0]
-    return arr.astype(np.uint8)
+
+
+def reduce_zero_label(gt: np.ndarray) -> np.ndarray:
+    """0 → 255 and v → v − 1, 255 stays 255 (MMSegmentation 0.24.1; same values for 8- and 16-bit maps)."""
+    gt = gt.copy()
+    gt[gt == 0] = 255
+    gt = gt - 1
+    gt[gt == 254] = 255
+    return gt
 
 
 @TRANSFORMS.register_module()
@@ -88,12 +136,14 @@ class LoadImageFromFile:
         return results
 
     def __repr__(self) -> str:
-        return f'{self.__class__.__name__}(to_float32={self.to_float32}, color_type={self.color_type!r})'
+        # 0.24.1's exact format (no spaces); images are always decoded with cv2.
+        return (f"{self.__class__.__name__}(to_float32={self.to_float32},color_type='{self.color_type}',"
+                "imdecode_backend='cv2')")
 
 
 @TRANSFORMS.register_module()
 class LoadAnnotations:
-    """Load ``seg_prefix/ann_info['seg_map']`` into ``gt_semantic_seg`` (H×W uint8).
+    """Load ``seg_prefix/ann_info['seg_map']`` into ``gt_semantic_seg`` (H×W uint8, uint16 for 16-bit PNGs).
 
     ``reduce_zero_label`` maps 0 → 255 and v → v − 1 (so 255 stays 255). ``results['label_map']`` (custom class
     subsets) is applied first. When the dataset puts ``num_classes`` in ``results``, labels outside
@@ -114,9 +164,7 @@ class LoadAnnotations:
             for old, new in label_map.items():
                 gt[src == old] = 255 if new < 0 else new  # -1 marks a class dropped from the subset
         if self.reduce_zero_label:
-            gt[gt == 0] = 255
-            gt = gt - 1  # uint8 wrap: 255 → 254, then mapped back to 255
-            gt[gt == 254] = 255
+            gt = reduce_zero_label(gt)
         num_classes = results.get('num_classes')
         if num_classes is not None:
             ignore = results.get('ignore_index', 255)
@@ -124,7 +172,8 @@ class LoadAnnotations:
             if bad.size:
                 raise ValueError(f'label file {filename} has value {int(bad.max())} but the dataset has '
                                  f'{num_classes} classes (valid: 0..{num_classes - 1} and {ignore})'
-                                 + (' after reduce_zero_label' if self.reduce_zero_label else ''))
+                                 + (' after reduce_zero_label' if self.reduce_zero_label else '')
+                                 + '; run tools/check_dataset.py CONFIG to list every such file')
         img = results.get('img')
         if img is not None and img.shape[:2] != gt.shape[:2]:
             raise ValueError(f'image {results.get("filename")} has size {img.shape[:2]} but label {filename} '
@@ -134,4 +183,5 @@ class LoadAnnotations:
         return results
 
     def __repr__(self) -> str:
-        return f'{self.__class__.__name__}(reduce_zero_label={self.reduce_zero_label})'
+        # 0.24.1's exact format (no space); labels are always decoded with pillow.
+        return f"{self.__class__.__name__}(reduce_zero_label={self.reduce_zero_label},imdecode_backend='pillow')"

@@ -12,13 +12,16 @@ import math
 from typing import Dict, List, Optional, Sequence
 
 import torch
+import torch.fx
 import torch.nn as nn
 import torch.nn.functional as F
+from timm.layers import register_notrace_module
 from timm.models import build_model_with_cfg, generate_default_cfgs, register_model
 from torch import Tensor
 
 from ...registry import BACKBONES
 from ..utils import DropPath, build_norm_layer, is_channels_last
+from ..utils.grad_checkpoint import checkpoint_module
 
 
 
@@ -142,12 +145,31 @@ class Block(nn.Module):
         return x
 
 
-def channel_layer_norm(x: Tensor, norm: nn.LayerNorm) -> Tensor:
-    """LayerNorm over the channels of each pixel of a (B, C, H, W) map; the result is contiguous in the input's
-    memory format (a channels-last input needs no copy at all: its NHWC permutation is already contiguous)."""
+def contiguous_like(y: Tensor, x: Tensor) -> Tensor:
+    """``y`` made contiguous in ``x``'s memory format (NHWC or NCHW). The format is a property of the data, so FX
+    keeps this call as one graph node (``torch.fx.wrap`` below) and decides at run time, as eager code does."""
     fmt = torch.channels_last if is_channels_last(x) else torch.contiguous_format
-    x = F.layer_norm(x.permute(0, 2, 3, 1), norm.normalized_shape, norm.weight, norm.bias, norm.eps)
-    return x.permute(0, 3, 1, 2).contiguous(memory_format=fmt)
+    return y.contiguous(memory_format=fmt)
+
+
+def channels_last_on_cpu(x: Tensor) -> Tensor:
+    """NHWC strides for a CPU input (oneDNN's fast depthwise layout), the input unchanged elsewhere."""
+    return x.contiguous(memory_format=torch.channels_last) if x.device.type == 'cpu' else x
+
+
+torch.fx.wrap('contiguous_like')
+torch.fx.wrap('channels_last_on_cpu')
+
+
+@register_notrace_module  # timm's FX feature extraction keeps it as one node named like the module (norm1..4)
+class ChannelLayerNorm(nn.LayerNorm):
+    """LayerNorm over the channels of each pixel of a (B, C, H, W) map (the official stage norm, applied there to
+    the (B, HW, C) tokens). The result is contiguous in the input's memory format: a channels-last input needs no
+    copy at all, its NHWC permutation already is contiguous. Parameter names are those of ``nn.LayerNorm``."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        y = F.layer_norm(x.permute(0, 2, 3, 1), self.normalized_shape, self.weight, self.bias, self.eps)
+        return contiguous_like(y.permute(0, 3, 1, 2), x)
 
 
 @BACKBONES.register_module()
@@ -168,15 +190,19 @@ class MSCAN(nn.Module):
             On CPU oneDNN's depthwise convs are several times faster on NHWC (benchmarks/speed/README.md), but
             other conv kernels round differently: off by default so that the default path is bit-identical to
             MMSegmentation's; ``fuse_segnext`` turns it on for CPU inference. ``None`` = on CPU inputs only.
+        with_cp: gradient checkpointing per block in training (MMSegmentation's switch; timm's is
+            :meth:`set_grad_checkpointing`): only block inputs are kept for backward, the rest is recomputed, with
+            BN running statistics updated once per step (``mmseg.models.utils.grad_checkpoint``).
     """
 
     def __init__(self, in_channels: int = 3, embed_dims: Sequence[int] = (64, 128, 256, 512),
                  mlp_ratios: Sequence[float] = (8, 8, 4, 4), depths: Sequence[int] = (3, 4, 6, 3),
                  num_stages: int = 4, drop_rate: float = 0.0, drop_path_rate: float = 0.0,
                  norm_cfg: Optional[Dict] = None, pretrained: Optional[str] = None,
-                 init_cfg: Optional[Dict] = None, channels_last: Optional[bool] = False):
+                 init_cfg: Optional[Dict] = None, channels_last: Optional[bool] = False, with_cp: bool = False):
         super().__init__()
         self.channels_last = channels_last
+        self.with_cp = bool(with_cp)
         if num_stages != 4 or not (len(embed_dims) == len(mlp_ratios) == len(depths) == 4):
             raise ValueError(f'MSCAN has 4 stages; got embed_dims={embed_dims}, mlp_ratios={mlp_ratios}, '
                              f'depths={depths}, num_stages={num_stages}')
@@ -201,11 +227,15 @@ class MSCAN(nn.Module):
             cur += depths[i]
             setattr(self, f'patch_embed{i + 1}', patch_embed)
             setattr(self, f'block{i + 1}', blocks)
-            setattr(self, f'norm{i + 1}', nn.LayerNorm(embed_dims[i], eps=1e-5))
+            setattr(self, f'norm{i + 1}', ChannelLayerNorm(embed_dims[i], eps=1e-5))
+
+    # TorchScript compiles properties unless told not to; this one is metadata for Python callers only.
+    __jit_unused_properties__ = ['feature_info']
 
     @property
     def feature_info(self) -> List[Dict]:
-        """Channels and stride of each output map (detectron2's ShapeSpec / timm's feature_info)."""
+        """Channels, stride and producing module of each output map (detectron2's ShapeSpec / timm's feature_info;
+        ``norm1..4`` are the stage LayerNorms, whose outputs are the maps, so timm's forward hooks see them)."""
         return [dict(num_chs=c, reduction=4 * 2 ** i, module=f'norm{i + 1}') for i, c in enumerate(self.embed_dims)]
 
     def init_weights(self) -> None:
@@ -232,24 +262,63 @@ class MSCAN(nn.Module):
                 nn.init.constant_(m.layer_scale_1, 1e-2)
                 nn.init.constant_(m.layer_scale_2, 1e-2)
 
+    def _input_layout(self, x: Tensor) -> Tensor:
+        """NHWC strides when ``channels_last`` asks for them (a no-op after stage 1: every op keeps the layout)."""
+        if self.channels_last is None:
+            return channels_last_on_cpu(x)
+        if self.channels_last:
+            return x.contiguous(memory_format=torch.channels_last)
+        return x
+
+    @torch.jit.unused
     def forward_stage(self, x: Tensor, i: int) -> Tensor:
         """Run stage ``i`` (0-based): downsample, blocks, channel LayerNorm. (B, C_in, H, W) → (B, C_i, H', W')."""
-        use_nhwc = self.channels_last if self.channels_last is not None else x.device.type == 'cpu'
-        if use_nhwc:  # no-op after stage 1: every op below keeps the layout
-            x = x.contiguous(memory_format=torch.channels_last)
-        x = getattr(self, f'patch_embed{i + 1}')(x)
+        x = getattr(self, f'patch_embed{i + 1}')(self._input_layout(x))
+        checkpointed = self.with_cp and self.training and torch.is_grad_enabled()
         for blk in getattr(self, f'block{i + 1}'):
-            x = blk(x)
-        return channel_layer_norm(x, getattr(self, f'norm{i + 1}'))
+            x = checkpoint_module(blk, x) if checkpointed else blk(x)
+        return getattr(self, f'norm{i + 1}')(x)
 
-    def forward(self, x: Tensor) -> List[Tensor]:
+    @torch.jit.ignore
+    def set_grad_checkpointing(self, enable: bool = True) -> None:
+        """timm's switch for ``with_cp``: recompute each block's activations in backward instead of keeping them."""
+        self.with_cp = bool(enable)
+
+    def _forward_pyramid_scripted(self, x: Tensor) -> List[Tensor]:
+        """:meth:`forward_pyramid` spelled without ``getattr`` on names, which TorchScript cannot compile; the same
+        modules in the same order, so the same numbers."""
+        x = self.patch_embed1(self._input_layout(x))
+        for blk in self.block1:
+            x = blk(x)
+        x1 = self.norm1(x)
+        x = self.patch_embed2(self._input_layout(x1))
+        for blk in self.block2:
+            x = blk(x)
+        x2 = self.norm2(x)
+        x = self.patch_embed3(self._input_layout(x2))
+        for blk in self.block3:
+            x = blk(x)
+        x3 = self.norm3(x)
+        x = self.patch_embed4(self._input_layout(x3))
+        for blk in self.block4:
+            x = blk(x)
+        x4 = self.norm4(x)
+        return [x1, x2, x3, x4]
+
+    def forward_pyramid(self, x: Tensor) -> List[Tensor]:
         """(B, 3, H, W) → four maps (B, C_i, H/s, W/s) for s = 4, 8, 16, 32 (each normalised map also feeds the
         next stage)."""
+        if torch.jit.is_scripting():
+            return self._forward_pyramid_scripted(x)
         outs = []
         for i in range(self.num_stages):
             x = self.forward_stage(x, i)
             outs.append(x)
         return outs
+
+    def forward(self, x: Tensor) -> List[Tensor]:
+        """The four stage maps (:meth:`forward_pyramid`)."""
+        return self.forward_pyramid(x)
 
 
 # Official variant hyper-parameters (spec §1.1). The drop-path rates are those of the final official configs.
@@ -306,7 +375,7 @@ class MSCANClassifier(MSCAN):
 
     def forward_features(self, x: Tensor) -> Tensor:
         """(B, 3, H, W) → (B, C4, H/32, W/32)."""
-        return MSCAN.forward(self, x)[-1]
+        return self.forward_pyramid(x)[-1]
 
     def forward_head(self, x: Tensor, pre_logits: bool = False) -> Tensor:
         if self.global_pool == 'avg':

@@ -1,12 +1,11 @@
 """Base decode head: input selection, ``cls_seg`` and the training loss (MMSegmentation 0.24.1 semantics)."""
 from typing import Dict, List, Optional, Sequence, Union
 
-import torch
 import torch.nn as nn
 from torch import Tensor
 
 from ...registry import LOSSES
-from ..losses import accuracy
+from ..losses import CrossEntropyLoss, accuracy
 from ..utils import resize
 
 
@@ -19,9 +18,13 @@ class BaseDecodeHead(nn.Module):
         num_classes: K.
         dropout_ratio: Dropout2d before ``conv_seg`` (training only).
         in_index: which backbone outputs to use.
-        input_transform: None (single map) or 'multiple_select' (list of maps) or 'resize_concat'.
+        input_transform: None (single map) or 'multiple_select' (list of maps; what LightHamHead uses).
         loss_decode: loss config (or list of configs).
         ignore_index: label value excluded from loss and accuracy.
+        lean_loss: compute resize + cross-entropy + ``acc_seg`` with ``CrossEntropyLoss.forward_upsampled``, which
+            never builds the label-size logits (less memory, faster on CPU); equal to the plain path within float32
+            rounding, not bit for bit, hence off by default. Every ``loss_decode`` must be a CrossEntropyLoss with
+            reduction 'mean' or 'sum'.
     """
 
     def __init__(self, in_channels: Union[int, Sequence[int]], channels: int, *, num_classes: int,
@@ -29,12 +32,13 @@ class BaseDecodeHead(nn.Module):
                  act_cfg: Optional[Dict] = None, in_index: Union[int, Sequence[int]] = -1,
                  input_transform: Optional[str] = None, loss_decode: Union[Dict, Sequence[Dict]] = None,
                  ignore_index: int = 255, sampler: Optional[Dict] = None, align_corners: bool = False,
-                 init_cfg: Optional[Dict] = None):
+                 init_cfg: Optional[Dict] = None, lean_loss: bool = False):
         super().__init__()
         if conv_cfg is not None or sampler is not None:
             raise ValueError('decode head: conv_cfg and sampler are not supported (SegNeXt uses neither)')
-        if input_transform not in (None, 'multiple_select', 'resize_concat'):
-            raise ValueError(f"decode head: unknown input_transform '{input_transform}'")
+        if input_transform not in (None, 'multiple_select'):
+            raise ValueError(f"decode head: input_transform '{input_transform}' is not supported (None or "
+                             "'multiple_select'; SegNeXt's head concatenates its inputs itself)")
         if input_transform is not None and len(in_channels) != len(in_index):
             raise ValueError(f'decode head: in_channels {in_channels} and in_index {in_index} differ in length')
         self.in_channels = list(in_channels) if input_transform else in_channels
@@ -49,6 +53,12 @@ class BaseDecodeHead(nn.Module):
         loss_decode = loss_decode or dict(type='CrossEntropyLoss', use_sigmoid=False, loss_weight=1.0)
         loss_cfgs = [loss_decode] if isinstance(loss_decode, dict) else list(loss_decode)
         self.loss_decode = nn.ModuleList([LOSSES.build(c) for c in loss_cfgs])
+        self.lean_loss = bool(lean_loss)
+        if self.lean_loss:
+            for cfg, loss_fn in zip(loss_cfgs, self.loss_decode):
+                if not isinstance(loss_fn, CrossEntropyLoss) or loss_fn.reduction not in ('mean', 'sum'):
+                    raise ValueError(f"decode head: lean_loss=True needs CrossEntropyLoss losses with reduction "
+                                     f"'mean' or 'sum', got loss_decode {cfg}")
         self.conv_seg = nn.Conv2d(channels, num_classes, 1)
         self.dropout = nn.Dropout2d(dropout_ratio) if dropout_ratio > 0 else None
         nn.init.normal_(self.conv_seg.weight, 0, 0.01)
@@ -57,11 +67,7 @@ class BaseDecodeHead(nn.Module):
     def _transform_inputs(self, inputs: List[Tensor]) -> Union[Tensor, List[Tensor]]:
         if self.input_transform is None:
             return inputs[self.in_index]
-        selected = [inputs[i] for i in self.in_index]
-        if self.input_transform == 'resize_concat':
-            size = selected[0].shape[2:]
-            return torch.cat([resize(x, size, align_corners=self.align_corners) for x in selected], dim=1)
-        return selected
+        return [inputs[i] for i in self.in_index]
 
     def cls_seg(self, feat: Tensor) -> Tensor:
         """(B, channels, h, w) → (B, K, h, w) logits."""
@@ -71,6 +77,8 @@ class BaseDecodeHead(nn.Module):
 
     def losses(self, seg_logit: Tensor, seg_label: Tensor) -> Dict[str, Tensor]:
         """Resize logits to the label size (B, 1, H, W), then the configured losses and ``acc_seg``."""
+        if self.lean_loss:
+            return self._lean_losses(seg_logit, seg_label.squeeze(1))
         seg_logit = resize(seg_logit, seg_label.shape[2:], align_corners=self.align_corners)
         seg_label = seg_label.squeeze(1)
         loss: Dict[str, Tensor] = {}
@@ -78,6 +86,15 @@ class BaseDecodeHead(nn.Module):
             value = loss_fn(seg_logit, seg_label, ignore_index=self.ignore_index)
             loss[loss_fn.loss_name] = loss[loss_fn.loss_name] + value if loss_fn.loss_name in loss else value
         loss['acc_seg'] = accuracy(seg_logit, seg_label, ignore_index=self.ignore_index)
+        return loss
+
+    def _lean_losses(self, seg_logit: Tensor, seg_label: Tensor) -> Dict[str, Tensor]:
+        loss: Dict[str, Tensor] = {}
+        acc = None
+        for loss_fn in self.loss_decode:
+            value, acc = loss_fn.forward_upsampled(seg_logit, seg_label, self.ignore_index, self.align_corners)
+            loss[loss_fn.loss_name] = loss[loss_fn.loss_name] + value if loss_fn.loss_name in loss else value
+        loss['acc_seg'] = acc
         return loss
 
     def forward_train(self, inputs: List[Tensor], img_metas: List[Dict], gt_semantic_seg: Tensor,

@@ -1,4 +1,5 @@
 from .accuracy import accuracy
 from .cross_entropy_loss import CrossEntropyLoss
+from .upsample_cross_entropy import upsample_cross_entropy
 
-__all__ = ['accuracy', 'CrossEntropyLoss']
+__all__ = ['accuracy', 'CrossEntropyLoss', 'upsample_cross_entropy']

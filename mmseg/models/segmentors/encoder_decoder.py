@@ -1,9 +1,8 @@
 """EncoderDecoder segmentor: backbone → decode head, training loss and the inference modes (spec §3)."""
-from collections import OrderedDict
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence
 
 import numpy as np
-import torch.distributed as dist
+import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from torch import Tensor
@@ -12,11 +11,71 @@ from ...registry import MODELS, SEGMENTORS
 from ..utils import resize
 
 
+# Above this size (bytes) one full-resolution group of class maps is not materialised by the single-scale prediction.
+DEFAULT_PREDICT_CHUNK_MB = 64
+
+
+def upsample_argmax(logits: Tensor, size: Sequence[int], align_corners: bool,
+                    max_chunk_bytes: Optional[int] = None) -> Tensor:
+    """``resize(logits, size).argmax(1)`` (B, H, W) int64 without holding all K class maps at ``size``.
+
+    Bilinear resizing of an NCHW tensor computes every (sample, class) plane on its own, so resizing a group of
+    classes gives exactly those planes of the full resize; a running maximum that only moves on a strictly larger
+    value keeps the first maximal class, as ``argmax`` does. The labels are therefore bit-identical to the plain
+    path while the peak is one group of at most ``max_chunk_bytes`` (at least one class) plus the running maximum
+    and the class index map. ``max_chunk_bytes=None`` is the plain path.
+    """
+    batch, num_classes = logits.shape[:2]
+    height, width = int(size[0]), int(size[1])
+    if tuple(logits.shape[2:]) == (height, width):
+        return logits.argmax(dim=1)
+    plane_bytes = batch * height * width * logits.element_size()
+    step = num_classes if max_chunk_bytes is None else max(1, min(num_classes, max_chunk_bytes // plane_bytes))
+    if step >= num_classes:  # NCHW: the per-plane kernel (a channels-last resize rounds differently)
+        return resize(logits.contiguous(), (height, width), align_corners=align_corners).argmax(dim=1)
+    # Classes are copied out of the (possibly channels-last) logits at least 16 at a time: copying single channels
+    # out of an NHWC tensor would read all of it once per class.
+    gather = max(step, 16)
+    best_val: Optional[Tensor] = None
+    # int16 while running (a quarter of the int64 map; masked_fill on it is faster than on uint8 on CPU); widened
+    # once at the end
+    best_idx = torch.zeros((batch, height, width), dtype=torch.int16 if num_classes <= 2**15 else torch.int64,
+                           device=logits.device)
+    better = torch.empty((batch, height, width), dtype=torch.bool, device=logits.device)
+    for g0 in range(0, num_classes, gather):
+        block = logits[:, g0:g0 + gather].contiguous()  # NCHW at the input size: small
+        for s0 in range(0, block.shape[1], step):
+            start = g0 + s0
+            part = resize(block[:, s0:s0 + step].contiguous(), (height, width), align_corners=align_corners)
+            if part.shape[1] == 1:
+                val, idx = part[:, 0], None
+            else:
+                val, idx = part.max(dim=1)  # the first maximal class within the group, as argmax
+            del part
+            if best_val is None:
+                best_val = val.clone() if idx is None else val
+                if idx is not None:
+                    best_idx.copy_(idx)
+                continue
+            torch.gt(val, best_val, out=better)  # strict: on a tie the earlier class stays, as in argmax
+            torch.maximum(best_val, val, out=best_val)  # = where(better, val, best_val) for non-NaN logits
+            if idx is None:
+                best_idx.masked_fill_(better, start)
+            else:
+                torch.where(better, (idx + start).to(best_idx.dtype), best_idx, out=best_idx)
+            del val, idx
+        del block
+    del best_val, better
+    return best_idx.long()
+
+
 @SEGMENTORS.register_module()
 class EncoderDecoder(nn.Module):
     """Wires a backbone and a decode head and owns the inference modes.
 
-    ``test_cfg``: ``mode='whole'`` or ``'slide'`` with ``crop_size=(h, w)`` and ``stride=(h, w)``.
+    ``test_cfg``: ``mode='whole'`` or ``'slide'`` with ``crop_size=(h, w)`` and ``stride=(h, w)``;
+    ``predict_chunk_mb`` (default 64) bounds the full-resolution class maps the single-scale prediction holds at
+    once (see :func:`upsample_argmax`); ``0`` restores the plain resize-then-argmax.
     """
 
     def __init__(self, backbone: Dict, decode_head: Dict, neck: Optional[Dict] = None,
@@ -36,6 +95,9 @@ class EncoderDecoder(nn.Module):
         self.test_cfg = dict(test_cfg or dict(mode='whole'))
         if self.test_cfg.get('mode', 'whole') not in ('whole', 'slide'):
             raise ValueError(f"test_cfg.mode must be 'whole' or 'slide', got '{self.test_cfg['mode']}'")
+        chunk_mb = self.test_cfg.get('predict_chunk_mb', DEFAULT_PREDICT_CHUNK_MB)
+        if chunk_mb is not None and (not isinstance(chunk_mb, (int, float)) or chunk_mb < 0):
+            raise ValueError(f'test_cfg.predict_chunk_mb must be a number >= 0 (0 = no chunking), got {chunk_mb!r}')
 
     def init_weights(self) -> None:
         """Backbone init (pretrained checkpoint or from-scratch scheme); the head initialises at construction."""
@@ -66,27 +128,18 @@ class EncoderDecoder(nn.Module):
         losses = self.decode_head.forward_train(self.extract_feat(img), img_metas, gt_semantic_seg, self.train_cfg)
         return {f'decode.{k}': v for k, v in losses.items()}
 
-    @staticmethod
-    def parse_losses(losses: Dict[str, Tensor]) -> Tuple[Tensor, Dict[str, float]]:
-        """Total loss = sum of entries whose key contains 'loss'; log values averaged over ranks."""
-        log_vars: Dict[str, Tensor] = OrderedDict((k, v.mean()) for k, v in losses.items())
-        loss = sum(v for k, v in log_vars.items() if 'loss' in k)
-        log_vars['loss'] = loss
-        out: Dict[str, float] = OrderedDict()
-        for name, value in log_vars.items():
-            value = value.detach().clone()
-            if dist.is_available() and dist.is_initialized():
-                dist.all_reduce(value.div_(dist.get_world_size()))
-            out[name] = value.item()
-        return loss, out
-
-    def train_step(self, data_batch: Dict, optimizer=None, **kwargs) -> Dict:
-        """One forward with loss parsing: returns ``dict(loss, log_vars, num_samples)``."""
-        losses = self(**data_batch)
-        loss, log_vars = self.parse_losses(losses)
-        return dict(loss=loss, log_vars=log_vars, num_samples=len(data_batch['img_metas']))
-
     # ------------------------------------------------------------------ inference
+    def _rescale(self, logits: Tensor, img_meta: List[Dict]) -> Tensor:
+        """Logits at the input size → at the original image size. Resized NCHW, as :func:`upsample_argmax` does,
+        so that ``inference(...).argmax(1)`` and the chunked single-scale prediction agree bit for bit."""
+        return resize(logits.contiguous(), img_meta[0]['ori_shape'][:2], align_corners=self.align_corners)
+
+    def input_size_logits(self, img: Tensor, img_meta: List[Dict]) -> Tensor:
+        """(B, K, H, W) logits at the input size, by the ``test_cfg`` mode (whole image or sliding window)."""
+        if self.test_cfg.get('mode', 'whole') == 'slide':
+            return self.slide_inference(img, img_meta, rescale=False)
+        return self.whole_inference(img, img_meta, rescale=False)
+
     def slide_inference(self, img: Tensor, img_meta: List[Dict], rescale: bool) -> Tensor:
         """Sliding-window logits averaged over overlapping windows (logits, not probabilities)."""
         h_stride, w_stride = self.test_cfg['stride']
@@ -106,14 +159,14 @@ class EncoderDecoder(nn.Module):
                 count[:, :, y1:y2, x1:x2] += 1
         preds = preds / count
         if rescale:
-            preds = resize(preds, img_meta[0]['ori_shape'][:2], align_corners=self.align_corners)
+            preds = self._rescale(preds, img_meta)
         return preds
 
     def whole_inference(self, img: Tensor, img_meta: List[Dict], rescale: bool) -> Tensor:
         """Logits at the input size, then (rescale) bilinearly again to the original image size."""
         seg_logit = self.encode_decode(img, img_meta)
         if rescale:
-            seg_logit = resize(seg_logit, img_meta[0]['ori_shape'][:2], align_corners=self.align_corners)
+            seg_logit = self._rescale(seg_logit, img_meta)
         return seg_logit
 
     def inference(self, img: Tensor, img_meta: List[Dict], rescale: bool = True, probs: bool = True) -> Tensor:
@@ -125,18 +178,31 @@ class EncoderDecoder(nn.Module):
             output = self.whole_inference(img, img_meta, rescale)
         if probs:
             output = F.softmax(output, dim=1)
+        return self._unflip(output, img_meta)
+
+    @staticmethod
+    def _unflip(output: Tensor, img_meta: List[Dict]) -> Tensor:
+        """Undo the test-time flip on the last two axes of (B, K, H, W) maps or (B, H, W) labels."""
         if img_meta[0].get('flip', False):
             direction = img_meta[0].get('flip_direction', 'horizontal')
             if direction not in ('horizontal', 'vertical'):
                 raise ValueError(f"img_meta flip_direction '{direction}' is not horizontal/vertical")
-            output = output.flip(dims=(3,) if direction == 'horizontal' else (2,))
+            output = output.flip(dims=(-1,) if direction == 'horizontal' else (-2,))
         return output
 
     def simple_test(self, img: Tensor, img_meta: List[Dict], rescale: bool = True) -> List[np.ndarray]:
         # The argmax of the logits is the argmax of the official softmax (monotonic per pixel); skipping the
         # softmax saves a full pass over K x H0 x W0 (~120 ms of ~540 for SegNeXt-T at 512x512 on 2 CPU cores).
-        seg_pred = self.inference(img, img_meta, rescale, probs=False).argmax(dim=1)
-        return list(seg_pred.cpu().numpy())
+        if not rescale:
+            seg_pred = self.inference(img, img_meta, rescale, probs=False).argmax(dim=1)
+            return list(seg_pred.cpu().numpy())
+        # At the original size the K class maps can be huge (150 x 3000 x 4000 floats = 7.2 GB): resize and
+        # argmax a group of classes at a time; the labels equal inference(...).argmax(1) bit for bit.
+        chunk_mb = self.test_cfg.get('predict_chunk_mb', DEFAULT_PREDICT_CHUNK_MB)
+        logits = self.input_size_logits(img, img_meta)
+        seg_pred = upsample_argmax(logits, img_meta[0]['ori_shape'][:2], self.align_corners,
+                                   int(chunk_mb * 2**20) if chunk_mb else None)
+        return list(self._unflip(seg_pred, img_meta).cpu().numpy())
 
     def aug_test(self, imgs: Sequence[Tensor], img_metas: Sequence[List[Dict]],
                  rescale: bool = True) -> List[np.ndarray]:

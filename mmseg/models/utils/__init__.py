@@ -1,4 +1,5 @@
 from .conv_module import ConvModule
-from .layers import DropPath, build_norm_layer, is_channels_last, resize
+from .layers import DropPath, build_norm_layer, is_channels_last, resize, revert_sync_batchnorm
 
-__all__ = ['ConvModule', 'DropPath', 'build_norm_layer', 'is_channels_last', 'resize']
+__all__ = ['ConvModule', 'DropPath', 'build_norm_layer', 'is_channels_last', 'resize',
+           'revert_sync_batchnorm']

@@ -77,3 +77,21 @@ def resize(x: Tensor, size: Optional[Union[Sequence[int], torch.Size]] = None, s
         size = tuple(size)
     return F.interpolate(x, size=size, scale_factor=scale_factor, mode=mode,
                          align_corners=align_corners if mode in ('bilinear', 'bicubic') else None)
+
+
+def revert_sync_batchnorm(module: nn.Module) -> nn.Module:
+    """Replace every ``nn.SyncBatchNorm`` by ``nn.BatchNorm2d`` with the same parameters and statistics."""
+    out = module
+    if isinstance(module, nn.SyncBatchNorm):
+        out = nn.BatchNorm2d(module.num_features, module.eps, module.momentum, module.affine,
+                             module.track_running_stats)
+        if module.affine:
+            with torch.no_grad():
+                out.weight = module.weight
+                out.bias = module.bias
+        out.running_mean, out.running_var = module.running_mean, module.running_var
+        out.num_batches_tracked = module.num_batches_tracked
+        out.training = module.training
+    for name, child in module.named_children():
+        out.add_module(name, revert_sync_batchnorm(child))
+    return out

@@ -1,0 +1,88 @@
+"""Strict training configs: typos fail early with a close match; MMSeg keys are mapped or rejected with a reason."""
+import glob
+import os.path as osp
+import sys
+
+import pytest
+
+from mmseg.apis.train_config import check_train_config
+from mmseg.utils import ConfigKeyError
+from mmseg.utils.config import Config
+
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+TINY = osp.join(ROOT, 'tests', 'engine', 'conftest.py')
+
+
+@pytest.fixture(scope='module')
+def tiny_cfg_path(tmp_path_factory):
+    import importlib.util
+    spec = importlib.util.spec_from_file_location('_engine_conftest', TINY)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    path = tmp_path_factory.mktemp('cfg') / 'tiny.py'
+    path.write_text(mod.TINY_CONFIG.replace('{data_root}', '/nonexistent'))
+    return str(path)
+
+
+def _cfg(path, **options):
+    cfg = Config.fromfile(path)
+    cfg.merge_from_dict(options)
+    return cfg
+
+
+@pytest.mark.parametrize('options, message', [
+    ({'runner.max_iter': 2}, "unknown key 'runner.max_iter' (did you mean 'runner.max_iters'?)"),
+    ({'evaluation.intervall': 5}, "unknown key 'evaluation.intervall' (did you mean 'evaluation.interval'?)"),
+    ({'checkpoint_config.max_keep_ckpt': 2},
+     "unknown key 'checkpoint_config.max_keep_ckpt' (did you mean 'checkpoint_config.max_keep_ckpts'?)"),
+    ({'optimzer': dict(type='SGD', lr=0.1)}, "config key 'optimzer' is read by nothing (did you mean 'optimizer'?)"),
+    ({'runner.max_iters': 0}, 'runner.max_iters must be a positive integer, got 0'),
+    ({'runner.type': 'EpochBasedRunner'}, "runner.type 'EpochBasedRunner' is not supported"),
+    ({'runner.max_epochs': 3}, 'runner.max_epochs is not supported: epoch-based training'),
+    ({'evaluation.by_epoch': True}, 'evaluation.by_epoch=True is not supported'),
+    ({'checkpoint_config.save_optimizer': False}, 'tools/publish_model.py'),
+    ({'log_config.hooks': [dict(type='WandbLoggerHook')]}, "log_config.hooks type 'WandbLoggerHook' is not supported"),
+    ({'optimizer_config.type': 'Fp16OptimizerHook', 'optimizer_config.loss_scale': 512.},
+     "optimizer_config.loss_scale=512.0 is not supported"),
+    ({'amp': 'fp8'}, "amp must be None, 'bf16' or 'fp16', got 'fp8'"),
+    ({'data.train_dataloader': dict(samples_per_gpu=4)}, 'set data.samples_per_gpu'),
+])
+def test_rejected_with_the_key_and_a_fix(tiny_cfg_path, options, message):
+    with pytest.raises(ConfigKeyError) as info:
+        check_train_config(_cfg(tiny_cfg_path, **options))
+    assert message in str(info.value)
+
+
+def test_mmseg_spellings_are_mapped(tiny_cfg_path, caplog):
+    s = check_train_config(_cfg(tiny_cfg_path, **{'optimizer_config.type': 'Fp16OptimizerHook',
+                                                  'optimizer_config.loss_scale': 'dynamic',
+                                                  'evaluation.gpu_collect': True}))
+    assert s['amp'] == 'fp16'
+    assert check_train_config(_cfg(tiny_cfg_path, fp16=dict(loss_scale='dynamic')))['amp'] == 'fp16'
+    s = check_train_config(_cfg(tiny_cfg_path, **{'optimizer_config.cumulative_iters': 4,
+                                                  'log_config.hooks': [dict(type='TensorboardLoggerHook')]}))
+    assert s['accum'] == 4 and s['tensorboard'] and s['max_iters'] == 6 and s['ckpt_interval'] == 3
+
+
+def test_helper_variables_and_every_shipped_config_pass(tmp_path):
+    demo = osp.join(ROOT, 'local_configs', 'segnext', 'tiny', 'segnext.tiny.demo.py')
+    (tmp_path / 'c.py').write_text(f"_base_ = '{demo}'\nmy_scale = (64, 64)\n"
+                                   "model = dict(test_cfg=dict(crop_size=my_scale))\n")
+    check_train_config(Config.fromfile(str(tmp_path / 'c.py')))  # my_scale is read by the config itself
+    configs = [p for p in glob.glob(osp.join(ROOT, 'local_configs', '**', '*.py'), recursive=True)
+               if '_base_' not in p]
+    assert len(configs) >= 29
+    for path in configs:
+        cfg = Config.fromfile(path)
+        check_train_config(cfg)
+        dumped = tmp_path / osp.basename(path)
+        cfg.dump(str(dumped))  # a run's dumped config (helpers resolved) is accepted too
+        check_train_config(Config.fromfile(str(dumped)))
+
+
+def test_train_tool_reports_a_typo_before_any_work(tiny_cfg_path, capsys):
+    sys.path.insert(0, ROOT)
+    from tools.train import main
+    assert main([tiny_cfg_path, '--cfg-options', 'runner.max_iter=2']) == 2
+    err = capsys.readouterr().err
+    assert "error: unknown key 'runner.max_iter' (did you mean 'runner.max_iters'?)" in err

@@ -1,0 +1,52 @@
+"""Hooks that make faults happen at a chosen iteration inside a real training process (``custom_imports``)."""
+import os
+import time
+
+from mmseg.engine import HookBase
+from mmseg.registry import HOOKS
+
+
+@HOOKS.register_module()
+class PauseAt(HookBase):
+    """At iteration ``at`` (completed count, in ``stage``): write ``marker``, then wait up to ``seconds`` — until a
+    stop signal arrives when ``until_signal``, else the whole time (a second signal interrupts the sleep)."""
+
+    def __init__(self, at: int, marker: str, seconds: float = 60., stage: str = 'after_step',
+                 until_signal: bool = True) -> None:
+        self.at, self.marker, self.seconds, self.stage, self.until_signal = at, marker, seconds, stage, until_signal
+
+    def _maybe_pause(self, stage: str) -> None:
+        if stage != self.stage or self.trainer.iter != self.at:
+            return
+        open(self.marker, 'w').close()
+        deadline = time.monotonic() + self.seconds
+        while time.monotonic() < deadline and not (self.until_signal and self.trainer.stop_signal is not None):
+            time.sleep(0.05)
+
+    def before_step(self) -> None:
+        self._maybe_pause('before_step')
+
+    def after_step(self) -> None:
+        self._maybe_pause('after_step')
+
+
+@HOOKS.register_module()
+class FillDiskAt(HookBase):
+    """At iteration ``at``: fill the work dir's file system, leaving ``leave_bytes`` free (a real full disk)."""
+
+    def __init__(self, at: int, leave_bytes: int) -> None:
+        self.at, self.leave_bytes = at, leave_bytes
+
+    def after_step(self) -> None:
+        if self.trainer.iter != self.at:
+            return
+        path = os.path.join(self.trainer.work_dir, 'filler.bin')
+        with open(path, 'wb') as f:
+            try:
+                while True:
+                    f.write(b'\0' * 65536)
+                    f.flush()
+            except OSError:
+                pass
+        size = os.path.getsize(path)
+        os.truncate(path, max(size - self.leave_bytes, 0))
