@@ -41,11 +41,10 @@ class FillDiskAt(HookBase):
         if self.trainer.iter != self.at:
             return
         path = os.path.join(self.trainer.work_dir, 'filler.bin')
-        with open(path, 'wb') as f:
+        with open(path, 'wb', buffering=0) as f:  # unbuffered: closing must not flush a leftover into a full disk
             try:
                 while True:
                     f.write(b'\0' * 65536)
-                    f.flush()
             except OSError:
                 pass
         size = os.path.getsize(path)
