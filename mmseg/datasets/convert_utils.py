@@ -79,15 +79,31 @@ def progress(items: Sequence, desc: str) -> Iterable:
     return progress_iter(items, desc)
 
 
-def isprs_arg_parser(name: str, holds: str, out_dir: str) -> argparse.ArgumentParser:
-    """The 0.24.1 command line of the ISPRS converters (Potsdam, Vaihingen)."""
+def parse_isprs_args(name: str, holds: str, out_dir: str, argv=None) -> argparse.Namespace:
+    """The 0.24.1 command line of the ISPRS converters (Potsdam, Vaihingen), validated."""
     parser = argparse.ArgumentParser(description=f'Convert ISPRS {name} to the mmseg layout')
     parser.add_argument('dataset_path', help=f'folder holding {holds}')
     parser.add_argument('--tmp_dir', help='accepted for compatibility; archives are read without extracting')
     parser.add_argument('-o', '--out_dir', default=out_dir, help='output root')
     parser.add_argument('--clip_size', type=int, default=512, help='patch size')
     parser.add_argument('--stride_size', type=int, default=256, help='0.24.1 stride (sets the patch count)')
-    return parser
+    args = parser.parse_args(argv)
+    if args.clip_size <= 0 or args.stride_size <= 0:
+        parser.error('--clip_size and --stride_size must be positive')
+    return args
+
+
+def convert_isprs_tiles(archive: Archive, tiles: Sequence[str], tile_key, train: set, args: argparse.Namespace,
+                        to_label: bool, desc: str) -> int:
+    """Clip each tile into patches under ``img_dir``/``ann_dir`` and ``train``/``val`` (0.24.1: every tile whose key
+    is not in the train list is validation); returns the number of label pixels outside the legend."""
+    unknown = 0
+    for name in progress(sorted(tiles), desc):
+        key = tile_key(name)
+        out = osp.join(args.out_dir, 'ann_dir' if to_label else 'img_dir', 'train' if key in train else 'val')
+        unknown += clip_isprs_tile(decode_bgr(read_member(archive, name), name), name, key, out, args.clip_size,
+                                   args.stride_size, to_label)
+    return unknown
 
 
 def report_isprs(name: str, out_dir: str, unknown: int) -> None:

@@ -59,6 +59,14 @@ def test_mmseg_spellings_are_mapped(tiny_cfg_path, caplog):
                                                   'evaluation.gpu_collect': True}))
     assert s['amp'] == 'fp16'
     assert check_train_config(_cfg(tiny_cfg_path, fp16=dict(loss_scale='dynamic')))['amp'] == 'fp16'
+    import logging
+    logger = logging.getLogger('mmseg')
+    logger.addHandler(caplog.handler)
+    try:
+        check_train_config(_cfg(tiny_cfg_path, **{'evaluation.efficient_test': True}))
+    finally:
+        logger.removeHandler(caplog.handler)
+    assert 'evaluation.efficient_test has no effect here: predictions are never stored' in caplog.text
     s = check_train_config(_cfg(tiny_cfg_path, **{'optimizer_config.cumulative_iters': 4,
                                                   'log_config.hooks': [dict(type='TensorboardLoggerHook')]}))
     assert s['accum'] == 4 and s['tensorboard'] and s['max_iters'] == 6 and s['ckpt_interval'] == 3

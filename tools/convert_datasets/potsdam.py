@@ -15,8 +15,8 @@ import os.path as osp
 import sys
 from typing import Iterable, Optional
 
-from mmseg.datasets.convert_utils import (ArchiveError, clip_isprs_tile, decode_bgr, isprs_arg_parser, member_names,
-                                          open_archive, progress, read_member, report_isprs)
+from mmseg.datasets.convert_utils import (ArchiveError, convert_isprs_tiles, member_names, open_archive,
+                                          parse_isprs_args, report_isprs)
 
 TRAIN = {'2_10', '2_11', '2_12', '3_10', '3_11', '3_12', '4_10', '4_11', '4_12', '5_10', '5_11', '5_12', '6_10',
          '6_11', '6_12', '6_7', '6_8', '6_9', '7_10', '7_11', '7_12', '7_7', '7_8', '7_9'}
@@ -36,26 +36,15 @@ def convert_zip(path: str, to_label: bool, args) -> int:
     expected = ('the Potsdam label zip with top_potsdam_<i>_<j>_label*.tif' if to_label
                 else f'the Potsdam {IMAGE_ZIP} with top_potsdam_<i>_<j>_RGB.tif')
     archive = open_archive(path, expected)
-    tiles = sorted(n for n in member_names(archive) if n.lower().endswith('.tif')
-                   and osp.basename(n).startswith('top_potsdam_') and ('_label' in osp.basename(n)) == to_label)
+    tiles = [n for n in member_names(archive) if n.lower().endswith('.tif')
+             and osp.basename(n).startswith('top_potsdam_') and ('_label' in osp.basename(n)) == to_label]
     if not tiles:
         raise ArchiveError(f'{path} holds no {"label" if to_label else "image"} tiles; expected {expected}')
-    unknown = 0
-    for name in progress(tiles, f'Potsdam {osp.basename(path)}'):
-        tid = tile_id(name)
-        split = 'train' if tid in TRAIN else 'val'  # 0.24.1: every tile not in the train list is validation
-        out = osp.join(args.out_dir, 'ann_dir' if to_label else 'img_dir', split)
-        unknown += clip_isprs_tile(decode_bgr(read_member(archive, name), name), name, tid, out, args.clip_size,
-                                   args.stride_size, to_label)
-    return unknown
+    return convert_isprs_tiles(archive, tiles, tile_id, TRAIN, args, to_label, f'Potsdam {osp.basename(path)}')
 
 
 def parse_args(argv: Optional[Iterable[str]] = None) -> argparse.Namespace:
-    parser = isprs_arg_parser('Potsdam', f'{IMAGE_ZIP} and {LABEL_ZIPS[0]}', osp.join('data', 'potsdam'))
-    args = parser.parse_args(argv)
-    if args.clip_size <= 0 or args.stride_size <= 0:
-        parser.error('--clip_size and --stride_size must be positive')
-    return args
+    return parse_isprs_args('Potsdam', f'{IMAGE_ZIP} and {LABEL_ZIPS[0]}', osp.join('data', 'potsdam'), argv)
 
 
 def main(argv: Optional[Iterable[str]] = None) -> int:

@@ -14,8 +14,8 @@ import os.path as osp
 import sys
 from typing import Iterable, Optional
 
-from mmseg.datasets.convert_utils import (ArchiveError, clip_isprs_tile, decode_bgr, isprs_arg_parser, member_names,
-                                          open_archive, progress, read_member, report_isprs)
+from mmseg.datasets.convert_utils import (ArchiveError, convert_isprs_tiles, member_names, open_archive,
+                                          parse_isprs_args, report_isprs)
 
 TRAIN = {'area1', 'area11', 'area13', 'area15', 'area17', 'area21', 'area23', 'area26', 'area28', 'area3', 'area30',
          'area32', 'area34', 'area37', 'area5', 'area7'}
@@ -43,22 +43,11 @@ def convert_zip(path: str, to_label: bool, args) -> int:
         tiles = [n for n in member_names(archive) if n.startswith('top/top_mosaic') and n.endswith('.tif')]
     if not tiles:
         raise ArchiveError(f'{path} holds no {"label" if to_label else "image"} tiles; expected {expected}')
-    unknown = 0
-    for name in progress(sorted(tiles), f'Vaihingen {osp.basename(path)}'):
-        area = area_id(name)
-        split = 'train' if area in TRAIN else 'val'  # 0.24.1: every area not in the train list is validation
-        out = osp.join(args.out_dir, 'ann_dir' if to_label else 'img_dir', split)
-        unknown += clip_isprs_tile(decode_bgr(read_member(archive, name), name), name, area, out, args.clip_size,
-                                   args.stride_size, to_label)
-    return unknown
+    return convert_isprs_tiles(archive, tiles, area_id, TRAIN, args, to_label, f'Vaihingen {osp.basename(path)}')
 
 
 def parse_args(argv: Optional[Iterable[str]] = None) -> argparse.Namespace:
-    parser = isprs_arg_parser('Vaihingen', f'{IMAGE_ZIP} and {LABEL_ZIP}', osp.join('data', 'vaihingen'))
-    args = parser.parse_args(argv)
-    if args.clip_size <= 0 or args.stride_size <= 0:
-        parser.error('--clip_size and --stride_size must be positive')
-    return args
+    return parse_isprs_args('Vaihingen', f'{IMAGE_ZIP} and {LABEL_ZIP}', osp.join('data', 'vaihingen'), argv)
 
 
 def main(argv: Optional[Iterable[str]] = None) -> int:
