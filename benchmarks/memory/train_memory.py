@@ -8,14 +8,15 @@ Run from the repository root with OUR venv (the reference venv comes from benchm
 ``--rss``: every setting runs in a fresh worker process (benchmarks/speed/worker.py, the speed benchmark's harness:
 same seeded weights, input and AdamW step on both sides) that does two training steps (the second with the
 optimizer state allocated) at batch ``--batch`` and 512×512, then reports its RSS high-water mark (VmHWM).
-Settings: the reference, ours as tools/train.py trains on CPU (channels-last, plain loss), ours with the lean
-loss only, ours with the low-memory recipe (mmseg.utils.low_memory: with_cp + lean_loss + one_step_grad).
+Settings: the reference, ours as tools/train.py trains on CPU (channels-last, the lean loss, malloc reuse), ours with
+the plain resize + cross-entropy (``lean_loss=False``), ours with the low-memory recipe (mmseg.utils.low_memory:
+with_cp + lean_loss + one_step_grad).
 
 ``--saved``: the bytes of the distinct tensors autograd keeps between forward and backward (parameters excluded:
-they exist anyway), plain and with the recipe, measured at batch ``--saved-batch`` and scaled linearly to batch 2
-and 16 (activations are per sample; the T row is also measured at batch 2 to check the scaling). To judge whether a
-run fits a card, add parameters + gradients + AdamW state (16 bytes per parameter, printed) and some transient
-headroom for the largest backward temporaries.
+they exist anyway), with the plain loss, by default and with the recipe, measured at batch ``--saved-batch`` and
+scaled linearly to batch 2 and 16 (activations are per sample; the T row is also measured at batch 2 to check the
+scaling). To judge whether a run fits a card, add parameters + gradients + AdamW state (16 bytes per parameter,
+printed) and some transient headroom for the largest backward temporaries.
 """
 import argparse
 import copy
@@ -33,19 +34,18 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / 'benchmarks' / 'speed'))
 RECIPE = ['with_cp', 'lean_loss', 'one_step_grad']
 SIZES = {'t': 'tiny', 's': 'small', 'b': 'base', 'l': 'large'}
-SETTINGS = ['MMSeg 1.2.2', 'ours', 'ours lean_loss', 'ours low-memory']
+SETTINGS = ['MMSeg 1.2.2', 'ours', 'ours plain loss', 'ours low-memory']
 
 
 def peak_rss(variant: str, args: argparse.Namespace, workdir: Path) -> List[Dict]:
     from bench_segnext import Worker, make_payload
     payload = workdir / f'payload_{variant}.pt'
     make_payload(variant, [512, 512], args.batch, payload)
+    ours = dict(impl='ours', fuse=False, channels_last=True, malloc='reuse')
     settings = [('MMSeg 1.2.2', args.ref_python, dict(impl='ref', fuse=False)),
-                ('ours', sys.executable, dict(impl='ours', fuse=False, channels_last=True)),
-                ('ours lean_loss', sys.executable, dict(impl='ours', fuse=False, channels_last=True,
-                                                        low_memory=['lean_loss'])),
-                ('ours low-memory', sys.executable, dict(impl='ours', fuse=False, channels_last=True,
-                                                         low_memory=RECIPE))]
+                ('ours', sys.executable, ours),
+                ('ours plain loss', sys.executable, dict(ours, plain_loss=True)),
+                ('ours low-memory', sys.executable, dict(ours, low_memory=RECIPE))]
     settings = [s for s in settings if s[0] in args.settings]
     rows = []
     for name, python, setup in settings:
@@ -94,9 +94,11 @@ def saved_table(args: argparse.Namespace) -> List[Dict]:
         cfg['model']['backbone']['norm_cfg'] = dict(type='BN', requires_grad=True)  # one process: BN (the trainer)
         cfg['model']['backbone']['init_cfg'] = None
         row = dict(variant=v)
-        for name, recipe in (('plain', False), ('low_memory', True)):
+        for name in ('plain_loss', 'default', 'low_memory'):
             model_cfg = copy.deepcopy(cfg['model'])
-            if recipe:
+            if name == 'plain_loss':  # the official op sequence: resize, then cross-entropy
+                model_cfg['decode_head']['lean_loss'] = False
+            if name == 'low_memory':
                 apply_low_memory(dict(model=model_cfg))
             model = build_segmentor(model_cfg).train()
             n_params = sum(p.numel() for p in model.parameters())
@@ -113,11 +115,12 @@ def saved_table(args: argparse.Namespace) -> List[Dict]:
             del model
         rows.append(row)
         gib = 2 ** 30
-        print(f"{v.upper()}: saved for backward, plain {row['plain_b2'] / gib:6.2f} GiB (batch 2) "
-              f"{row['plain_b16'] / gib:6.2f} GiB (batch 16); low-memory {row['low_memory_b2'] / gib:6.2f} / "
-              f"{row['low_memory_b16'] / gib:6.2f} GiB; params+grads+AdamW {16 * row['params'] / gib:5.2f} GiB"
-              + (f"; T measured at batch 2: plain {row['plain_measured_b2'] / gib:.2f}, low-memory "
-                 f"{row['low_memory_measured_b2'] / gib:.2f} GiB" if 'plain_measured_b2' in row and
+        print(f"{v.upper()}: saved for backward, batch 2 / 16 (GiB): plain loss {row['plain_loss_b2'] / gib:.2f} / "
+              f"{row['plain_loss_b16'] / gib:.2f}; default {row['default_b2'] / gib:.2f} / "
+              f"{row['default_b16'] / gib:.2f}; low-memory {row['low_memory_b2'] / gib:.2f} / "
+              f"{row['low_memory_b16'] / gib:.2f}; params+grads+AdamW {16 * row['params'] / gib:5.2f} GiB"
+              + (f"; T measured at batch 2: default {row['default_measured_b2'] / gib:.2f}, low-memory "
+                 f"{row['low_memory_measured_b2'] / gib:.2f} GiB" if 'default_measured_b2' in row and
                  args.saved_batch != 2 else ''), flush=True)
     return rows
 

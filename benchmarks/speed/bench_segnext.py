@@ -23,7 +23,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Dict, List
+from typing import Dict, List, Optional
 
 import torch
 
@@ -55,10 +55,15 @@ def make_payload(variant: str, size: List[int], train_batch: int, path: Path) ->
                     input_seed=2), path)
 
 
+# glibc malloc settings equal to mmseg.utils.malloc.reuse_freed_memory, for the reference's process environment
+MALLOC_REUSE_ENV = {'MALLOC_MMAP_MAX_': '0', 'MALLOC_TRIM_THRESHOLD_': str(2 ** 31 - 1)}
+
+
 class Worker:
-    def __init__(self, name: str, python: str, setup: dict):
+    def __init__(self, name: str, python: str, setup: dict, extra_env: Optional[dict] = None):
         self.name = name
-        env = {k: v for k, v in os.environ.items() if not k.startswith('PYTHON')}
+        env = {k: v for k, v in os.environ.items() if not k.startswith('PYTHON') and not k.startswith('MALLOC_')}
+        env.update(extra_env or {})
         worker = str(HERE / 'worker.py')
         # -I: the reference venv must never see our `mmseg` (cwd, PYTHONPATH); -W ignore: its deprecation noise
         args = [python, '-I', '-W', 'ignore', worker] if setup['impl'] == 'ref' else [python, worker]
@@ -86,19 +91,22 @@ class Worker:
 def run_speed(variant: str, mode: str, args: argparse.Namespace, workdir: Path) -> List[dict]:
     payload = workdir / f'payload_{variant}_{mode}.pt'
     make_payload(variant, args.size, args.train_batch, payload)
-    configs = [('reference', args.ref_python, dict(impl='ref', fuse=False)),
-               ('ours', sys.executable, dict(impl='ours', fuse=False))]
+    configs = [('reference', args.ref_python, dict(impl='ref', fuse=False), None)]
     if mode == 'infer':  # fuse() also switches the backbone to channels-last on CPU
-        configs.append(('ours+fuse', sys.executable, dict(impl='ours', fuse=True)))
+        configs += [('ours', sys.executable, dict(impl='ours', fuse=False), None),
+                    ('ours+fuse', sys.executable, dict(impl='ours', fuse=True), None)]
     else:
-        configs.append(('ours+NHWC', sys.executable, dict(impl='ours', fuse=False, channels_last=True)))
-        # the lean loss (equal within float32 rounding) and the whole low-memory recipe (mmseg.utils.low_memory)
-        configs.append(('ours+NHWC+lean', sys.executable,
-                        dict(impl='ours', fuse=False, channels_last=True, low_memory=['lean_loss'])))
-        configs.append(('ours+lowmem', sys.executable, dict(impl='ours', fuse=False, channels_last=True,
-                                                            low_memory=['with_cp', 'lean_loss', 'one_step_grad'])))
-    workers = [Worker(name, py, dict(cmd_extra, mode=mode, payload=str(payload), threads=args.threads))
-               for name, py, cmd_extra in configs]
+        # the reference with our malloc settings too, so that the allocator's share of the ratio is visible;
+        # ours as tools/train.py trains on CPU (channels-last, lean loss, malloc reuse), then with the plain
+        # resize + cross-entropy, then the whole low-memory recipe (mmseg.utils.low_memory)
+        ours = dict(impl='ours', fuse=False, channels_last=True, malloc='reuse')
+        configs += [('reference+malloc', args.ref_python, dict(impl='ref', fuse=False), MALLOC_REUSE_ENV),
+                    ('ours', sys.executable, ours, None),
+                    ('ours plain loss', sys.executable, dict(ours, plain_loss=True), None),
+                    ('ours+lowmem', sys.executable, dict(ours, low_memory=['with_cp', 'lean_loss', 'one_step_grad']),
+                     None)]
+    workers = [Worker(name, py, dict(cmd_extra, mode=mode, payload=str(payload), threads=args.threads), env)
+               for name, py, cmd_extra, env in configs]
     try:
         for w in workers:  # warm-up (oneDNN primitive caches, allocator)
             w.ask(dict(cmd='time', n=args.warmup))

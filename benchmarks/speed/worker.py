@@ -4,12 +4,16 @@ Started by ``bench_segnext.py``; never imports the other side's ``mmseg``. Reads
 answers one JSON line on stdout:
 
     {"cmd": "setup", "impl": "ref"|"ours", "mode": "infer"|"train", "fuse": bool, "channels_last": bool,
-     "payload": PATH, "threads": n, "low_memory": [names]}   (ours only: any of with_cp, lean_loss, one_step_grad)
+     "payload": PATH, "threads": n, "low_memory": [names],   (ours only: any of with_cp, lean_loss, one_step_grad)
+     "plain_loss": bool,   (ours only: lean_loss=False, resize + cross-entropy as the reference)
+     "malloc": "reuse"|"system"}   (ours only: mmseg.utils.malloc as tools/train.py; the reference's malloc is
+                                   set through its environment, MALLOC_MMAP_MAX_ / MALLOC_TRIM_THRESHOLD_)
     {"cmd": "time", "n": k}            -> {"wall": [s...], "cpu": [s...]}   (k timed repetitions)
     {"cmd": "logits", "out": PATH}     -> saves the input-size eval logits (NMF seeded as the payload says)
     {"cmd": "maxrss"}                  -> {"maxrss_kib": n, "vmhwm_kib": n}   (resident-set high-water marks)
     {"cmd": "quit"}
 """
+import contextlib
 import json
 import resource
 import sys
@@ -23,7 +27,7 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 
 
-def build(impl: str, payload: dict, fuse: bool, channels_last: bool = False, low_memory=()):
+def build(impl: str, payload: dict, fuse: bool, channels_last: bool = False, low_memory=(), plain_loss=False):
     """(backbone, head) modules for the payload's variant and weights."""
     if impl == 'ref':
         sys.path.insert(0, str(REPO / 'benchmarks' / 'parity'))  # holds no `mmseg`: the venv's one is imported
@@ -35,8 +39,9 @@ def build(impl: str, payload: dict, fuse: bool, channels_last: bool = False, low
     from mmseg.models import build_segmentor
     cfg = dict(payload['our_cfg'], backbone=dict(payload['our_cfg']['backbone'], channels_last=channels_last))
     cfg['backbone']['with_cp'] = 'with_cp' in low_memory
-    cfg['decode_head'] = dict(cfg['decode_head'], lean_loss='lean_loss' in low_memory,
-                              one_step_grad='one_step_grad' in low_memory)
+    # lean_loss: the head's default (on for SegNeXt's cross-entropy) unless the plain loss is asked for
+    lean = False if plain_loss else (True if 'lean_loss' in low_memory else None)
+    cfg['decode_head'] = dict(cfg['decode_head'], lean_loss=lean, one_step_grad='one_step_grad' in low_memory)
     model = build_segmentor(cfg)
     model.load_state_dict(payload['state_dict_ours'], strict=True)
     model.eval()
@@ -48,10 +53,15 @@ def build(impl: str, payload: dict, fuse: bool, channels_last: bool = False, low
 class Bench:
     def __init__(self, cmd: dict):
         torch.set_num_threads(int(cmd['threads']))
+        if cmd['impl'] == 'ours' and cmd.get('malloc', 'system') == 'reuse':
+            sys.path.insert(0, str(REPO))
+            from mmseg.utils.malloc import reuse_freed_memory
+            with contextlib.redirect_stdout(sys.stderr):  # stdout carries the replies; the log line goes to stderr
+                reuse_freed_memory()
         payload = torch.load(cmd['payload'], map_location='cpu', weights_only=False)
         self.impl, self.mode, self.fuse = cmd['impl'], cmd['mode'], bool(cmd.get('fuse', False))
         self.backbone, self.head = build(self.impl, payload, self.fuse, bool(cmd.get('channels_last', False)),
-                                         tuple(cmd.get('low_memory', ())))
+                                         tuple(cmd.get('low_memory', ())), bool(cmd.get('plain_loss', False)))
         self.lean_loss = getattr(self.head, 'lean_loss', False)
         self.nmf_seed = int(payload['nmf_seed'])
         gen = torch.Generator().manual_seed(int(payload['input_seed']))

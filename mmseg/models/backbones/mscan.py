@@ -22,6 +22,7 @@ from torch import Tensor
 from ...registry import BACKBONES
 from ..utils import DropPath, build_norm_layer, is_channels_last
 from ..utils.grad_checkpoint import checkpoint_module
+from ..utils.strip_conv import RowStripConv
 
 
 
@@ -60,16 +61,17 @@ class AttentionModule(nn.Module):
     """MSCA: a 5×5 depthwise conv, three depthwise strip branches (7, 11, 21), a 1×1 mix, then gating.
 
     ``attn = conv3(a + b7 + b11 + b21)`` with ``a = conv0(u)``; output ``attn * u``. The sum is taken in that order.
+    The 1×k convs are :class:`RowStripConv` (an ``nn.Conv2d`` with a faster CPU training backward).
     """
 
     def __init__(self, dim: int):
         super().__init__()
         self.conv0 = nn.Conv2d(dim, dim, 5, padding=2, groups=dim)
-        self.conv0_1 = nn.Conv2d(dim, dim, (1, 7), padding=(0, 3), groups=dim)
+        self.conv0_1 = RowStripConv(dim, 7)
         self.conv0_2 = nn.Conv2d(dim, dim, (7, 1), padding=(3, 0), groups=dim)
-        self.conv1_1 = nn.Conv2d(dim, dim, (1, 11), padding=(0, 5), groups=dim)
+        self.conv1_1 = RowStripConv(dim, 11)
         self.conv1_2 = nn.Conv2d(dim, dim, (11, 1), padding=(5, 0), groups=dim)
-        self.conv2_1 = nn.Conv2d(dim, dim, (1, 21), padding=(0, 10), groups=dim)
+        self.conv2_1 = RowStripConv(dim, 21)
         self.conv2_2 = nn.Conv2d(dim, dim, (21, 1), padding=(10, 0), groups=dim)
         self.conv3 = nn.Conv2d(dim, dim, 1)
 

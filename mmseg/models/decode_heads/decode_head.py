@@ -22,9 +22,11 @@ class BaseDecodeHead(nn.Module):
         loss_decode: loss config (or list of configs).
         ignore_index: label value excluded from loss and accuracy.
         lean_loss: compute resize + cross-entropy + ``acc_seg`` with ``CrossEntropyLoss.forward_upsampled``, which
-            never builds the label-size logits (less memory, faster on CPU); equal to the plain path within float32
-            rounding, not bit for bit, hence off by default. Every ``loss_decode`` must be a CrossEntropyLoss with
-            reduction 'mean' or 'sum'.
+            never builds the label-size logits: 0.64× the peak training memory of the plain path and a faster step
+            (README "Training memory"). The same loss, accuracy and gradients within float32 rounding (tests), the
+            same sums in another order. None (default): on when every ``loss_decode`` is a CrossEntropyLoss with
+            reduction 'mean' or 'sum', else off; True: required (an error otherwise); False: the plain path, the
+            official code's op sequence (resize, then the losses).
     """
 
     def __init__(self, in_channels: Union[int, Sequence[int]], channels: int, *, num_classes: int,
@@ -32,7 +34,7 @@ class BaseDecodeHead(nn.Module):
                  act_cfg: Optional[Dict] = None, in_index: Union[int, Sequence[int]] = -1,
                  input_transform: Optional[str] = None, loss_decode: Union[Dict, Sequence[Dict]] = None,
                  ignore_index: int = 255, sampler: Optional[Dict] = None, align_corners: bool = False,
-                 init_cfg: Optional[Dict] = None, lean_loss: bool = False):
+                 init_cfg: Optional[Dict] = None, lean_loss: Optional[bool] = None):
         super().__init__()
         if conv_cfg is not None or sampler is not None:
             raise ValueError('decode head: conv_cfg and sampler are not supported (SegNeXt uses neither)')
@@ -53,12 +55,11 @@ class BaseDecodeHead(nn.Module):
         loss_decode = loss_decode or dict(type='CrossEntropyLoss', use_sigmoid=False, loss_weight=1.0)
         loss_cfgs = [loss_decode] if isinstance(loss_decode, dict) else list(loss_decode)
         self.loss_decode = nn.ModuleList([LOSSES.build(c) for c in loss_cfgs])
-        self.lean_loss = bool(lean_loss)
-        if self.lean_loss:
-            for cfg, loss_fn in zip(loss_cfgs, self.loss_decode):
-                if not isinstance(loss_fn, CrossEntropyLoss) or loss_fn.reduction not in ('mean', 'sum'):
-                    raise ValueError(f"decode head: lean_loss=True needs CrossEntropyLoss losses with reduction "
-                                     f"'mean' or 'sum', got loss_decode {cfg}")
+        lean_ok = all(isinstance(f, CrossEntropyLoss) and f.reduction in ('mean', 'sum') for f in self.loss_decode)
+        if lean_loss and not lean_ok:
+            raise ValueError(f"decode head: lean_loss=True needs CrossEntropyLoss losses with reduction 'mean' or "
+                             f"'sum', got loss_decode {loss_decode}")
+        self.lean_loss = lean_ok if lean_loss is None else bool(lean_loss)
         self.conv_seg = nn.Conv2d(channels, num_classes, 1)
         self.dropout = nn.Dropout2d(dropout_ratio) if dropout_ratio > 0 else None
         nn.init.normal_(self.conv_seg.weight, 0, 0.01)

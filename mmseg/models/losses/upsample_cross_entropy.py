@@ -5,9 +5,11 @@ log-softmax, picks the target, and in backward allocates a zero-filled (B, K, H,
 gradient and the upsample gradient: for SegNeXt at 512×512 with 150 classes each such tensor is 157 MiB per image.
 Here the full-resolution logits are never built. Bilinear interpolation is separable: the horizontal pass runs once
 on the small map (B, K, h, W); each chunk of output rows is then a weighted sum of two of those rows. Per chunk the
-log-softmax, the loss, the accuracy and the gradient (softmax minus one-hot, scaled) are computed while the chunk is
-in cache, and the gradient goes straight back through the vertical interpolation. The gradient of the small
-logits is therefore known at the end of the forward and ``backward`` only scales it: one exp pass instead of two.
+row maximum, ``exp(z - max)`` in place, its sum, the loss (``log Σ + max - z_target``), the accuracy and the gradient
+(softmax minus one-hot, scaled) are computed while the chunk is in cache, and the gradient goes straight back through
+the vertical interpolation. The gradient of the small logits is therefore known at the end of the forward and
+``backward`` only scales it: one exp pass instead of two, and no log-softmax tensor. Everything stays channels-last
+(the classes of a pixel contiguous), so neither interpolation copies a permuted tensor.
 
 Values: the interpolation weights are computed as PyTorch's bilinear kernel computes them, the sums run in another
 order, so loss and gradients equal the plain path's within float32 rounding (tests/models/losses).
@@ -46,11 +48,12 @@ class _UpsampleCrossEntropy(torch.autograd.Function):
                 class_weight: Optional[Tensor], reduction: str, avg_non_ignore: bool, loss_weight: float):
         ctx.in_dtype = logits.dtype
         with torch.autocast(device_type=logits.device.type, enabled=False):
-            x = logits.detach().float()
+            # NHWC: the classes of a pixel are contiguous in the small map, the interpolated map and the gradient
+            x = logits.detach().float().contiguous(memory_format=torch.channels_last)
             B, K, h, w = x.shape
             H, W = target.shape[-2:]
             need_grad = ctx.needs_input_grad[0]
-            # horizontal pass once, on the small map; NHWC so that the classes of a pixel are contiguous
+            # horizontal pass once, on the small map (channels-last in, channels-last out: the permute is a view)
             xw = F.interpolate(x, size=(h, W), mode='bilinear', align_corners=align_corners)
             xw = xw.permute(0, 2, 3, 1).contiguous()  # (B, h, W, K)
             grad_xw = torch.zeros_like(xw) if need_grad else None
@@ -81,18 +84,21 @@ class _UpsampleCrossEntropy(torch.autograd.Function):
                 z = torch.matmul(mix, xw[:, lo:hi].reshape(B, hi - lo, W * K)).view(B, y1 - y0, W, K)
                 t = safe_target[:, y0:y1].unsqueeze(-1)
                 # acc_seg as mmseg.models.losses.accuracy: the target's logit is the largest one
-                correct += ((z.gather(-1, t).squeeze(-1) == z.amax(-1)) & valid[:, y0:y1]).sum()
-                logp = torch.log_softmax(z, dim=-1)
-                del z
-                pix_loss[:, y0:y1] = logp.gather(-1, t).squeeze(-1).neg_().mul_(pix_weight[:, y0:y1])
+                z_t = z.gather(-1, t).squeeze(-1)
+                z_max = z.amax(-1)
+                correct += ((z_t == z_max) & valid[:, y0:y1]).sum()
+                # nll = log Σ exp(z - max) + max - z_t; z becomes exp(z - max) in place (no log-softmax tensor)
+                e = z.sub_(z_max.unsqueeze(-1)).exp_()
+                e_sum = e.sum(-1)
+                pix_loss[:, y0:y1] = (e_sum.log() + z_max - z_t).mul_(pix_weight[:, y0:y1])
                 if need_grad:  # d loss / d z = (softmax - onehot) * coef, then back through the vertical pass
-                    g = logp.exp_()
-                    g.scatter_add_(-1, t, torch.full(t.shape, -1.0, dtype=g.dtype, device=g.device))
-                    g.mul_(coef[:, y0:y1].unsqueeze(-1))
+                    c = coef[:, y0:y1].unsqueeze(-1)
+                    g = e.mul_(c / e_sum.unsqueeze(-1))
+                    g.scatter_add_(-1, t, -c)
                     mix_t = mix.t()
                     for b in range(B):
                         grad_xw[b, lo:hi].view(hi - lo, W * K).addmm_(mix_t, g[b].view(y1 - y0, W * K))
-                del logp
+                del z, e
             if reduction == 'sum':
                 loss = loss_weight * pix_loss.sum()
             elif avg_non_ignore:
@@ -101,7 +107,7 @@ class _UpsampleCrossEntropy(torch.autograd.Function):
                 loss = loss_weight * pix_loss.mean()
             acc = (correct.float() * 100.0 / num_valid.clamp(min=1)).reshape(1)
             if need_grad:
-                grad_xw = grad_xw.permute(0, 3, 1, 2).contiguous()
+                grad_xw = grad_xw.permute(0, 3, 1, 2)  # a channels-last view of (B, K, h, W)
                 grad = torch.ops.aten.upsample_bilinear2d_backward(grad_xw, [h, W], [B, K, h, w], align_corners,
                                                                    None, None)
                 ctx.save_for_backward(grad)

@@ -139,3 +139,17 @@ def test_head_rejects_lean_loss_without_a_reducing_cross_entropy():
         LightHamHead(in_channels=[16, 24, 32], in_index=[1, 2, 3], channels=16, ham_channels=16, num_classes=5,
                      norm_cfg=dict(type='GN', num_groups=4), lean_loss=True,
                      loss_decode=dict(type='CrossEntropyLoss', reduction='none'))
+
+
+@pytest.mark.parametrize('loss_decode, expected', [
+    (None, True),  # the official SegNeXt loss: lean by default
+    (dict(type='CrossEntropyLoss', avg_non_ignore=True, loss_weight=0.4), True),
+    ([dict(type='CrossEntropyLoss'), dict(type='CrossEntropyLoss', reduction='none', loss_name='loss_px')], False),
+])
+def test_head_lean_loss_default_follows_the_losses(loss_decode, expected):
+    head = LightHamHead(in_channels=[16, 24, 32], in_index=[1, 2, 3], channels=16, ham_channels=16, num_classes=5,
+                        norm_cfg=dict(type='GN', num_groups=4), loss_decode=loss_decode)
+    assert head.lean_loss is expected
+    kwargs = dict(in_channels=[16, 24, 32], in_index=[1, 2, 3], channels=16, ham_channels=16, num_classes=5,
+                  norm_cfg=dict(type='GN', num_groups=4), loss_decode=loss_decode)
+    assert LightHamHead(lean_loss=False, **kwargs).lean_loss is False
