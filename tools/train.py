@@ -43,12 +43,14 @@ def parse_args(argv=None) -> argparse.Namespace:
                         '(same values up to float rounding; benchmarks/speed/README.md)')
     p.add_argument('--no-validate', action='store_true', help='do not evaluate checkpoints during training')
     p.add_argument('--low-memory', action='store_true',
-                   help='gradient checkpointing + lean loss + NMF one-step gradient (README "Training memory")')
+                   help='gradient checkpointing + lean loss + NMF one-step gradient (README "Training speed and '
+                        'memory")')
     p.add_argument('--threads', type=int, default=None,
                    help='CPU threads of this process (default: the cores it may use; DataLoader workers use 1)')
     p.add_argument('--malloc', choices=['reuse', 'system'], default='reuse',
-                   help='reuse: keep freed memory for the next step (glibc; 13%% faster CPU steps, same peak RSS; '
-                        'mmseg/utils/malloc.py); system: the C library as configured by the environment')
+                   help='reuse: keep freed memory for the next step (glibc: no page faults for the same tensors '
+                        'every step, same peak RSS; mmseg/utils/malloc.py); system: the C library as the '
+                        'environment configures it')
     p.add_argument('--skip-checks', action='store_true',
                    help='skip the dataset preflight (every file, label value and size checked before training)')
     p.add_argument('--local_rank', '--local-rank', type=int, default=0, help=argparse.SUPPRESS)

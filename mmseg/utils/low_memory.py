@@ -1,7 +1,8 @@
 """The low-memory training recipe: gradient checkpointing + the lean loss + the NMF one-step gradient.
 
 ``apply_low_memory(cfg)`` switches a SegNeXt config to it; the same as ``--cfg-options`` with
-:data:`LOW_MEMORY_OPTIONS`. Measured effect per variant: README "Training memory" (benchmarks/memory/train_memory.py).
+:data:`LOW_MEMORY_OPTIONS`. Measured effect per variant: README "Training speed and memory"
+(benchmarks/memory/train_memory.py).
 What each switch changes:
 
 * ``model.backbone.with_cp``: each MSCAN block keeps only its input for backward and recomputes the rest (about a

@@ -22,11 +22,11 @@ class BaseDecodeHead(nn.Module):
         loss_decode: loss config (or list of configs).
         ignore_index: label value excluded from loss and accuracy.
         lean_loss: compute resize + cross-entropy + ``acc_seg`` with ``CrossEntropyLoss.forward_upsampled``, which
-            never builds the label-size logits: 0.64× the peak training memory of the plain path and a faster step
-            (README "Training memory"). The same loss, accuracy and gradients within float32 rounding (tests), the
-            same sums in another order. None (default): on when every ``loss_decode`` is a CrossEntropyLoss with
-            reduction 'mean' or 'sum', else off; True: required (an error otherwise); False: the plain path, the
-            official code's op sequence (resize, then the losses).
+            never builds the label-size logits: less memory and a faster step (T, batch 2, 512²: peak RSS 2182 vs
+            3224 MiB; README "Training speed and memory"). The same loss, accuracy and gradients within float32
+            rounding (tests), the same sums in another order. None (default): on when every ``loss_decode`` is a
+            CrossEntropyLoss with reduction 'mean' or 'sum', else off; True: required (an error otherwise); False:
+            the plain path, the official code's op sequence (resize, then the losses).
     """
 
     def __init__(self, in_channels: Union[int, Sequence[int]], channels: int, *, num_classes: int,

@@ -28,6 +28,11 @@ def _cpu_autocast() -> bool:
         return torch.is_autocast_cpu_enabled()
 
 
+def _compiling() -> bool:
+    is_compiling = getattr(torch.compiler, 'is_compiling', None)  # torch >= 2.3
+    return bool(is_compiling and is_compiling())
+
+
 def _layout(x: Tensor) -> torch.memory_format:
     return torch.channels_last if x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous() \
         else torch.contiguous_format
@@ -79,7 +84,7 @@ class RowStripConv(nn.Conv2d):
 
     @torch.jit.unused
     def _train_forward(self, x: Tensor) -> Tensor:
-        if (not isinstance(x, torch.fx.Proxy) and not torch.compiler.is_compiling() and x.device.type == 'cpu'
+        if (not isinstance(x, torch.fx.Proxy) and not _compiling() and x.device.type == 'cpu'
                 and torch.is_grad_enabled() and not _cpu_autocast()):
             return _RowConvTransposedWeightGrad.apply(x, self.weight, self.bias, self.padding, self.groups)
         return self._conv_forward(x, self.weight, self.bias)
