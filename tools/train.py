@@ -49,7 +49,7 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help='CPU threads of this process (default: the cores it may use; DataLoader workers use 1)')
     p.add_argument('--malloc', choices=['reuse', 'system'], default='reuse',
                    help='reuse: keep freed memory for the next step (glibc: no page faults for the same tensors '
-                        'every step, same peak RSS; mmseg/utils/malloc.py); system: the C library as the '
+                        'every step, peak RSS within 3%%; mmseg/utils/malloc.py); system: the C library as the '
                         'environment configures it')
     p.add_argument('--skip-checks', action='store_true',
                    help='skip the dataset preflight (every file, label value and size checked before training)')

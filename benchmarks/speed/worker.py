@@ -10,7 +10,8 @@ answers one JSON line on stdout:
                                    set through its environment, MALLOC_MMAP_MAX_ / MALLOC_TRIM_THRESHOLD_)
     {"cmd": "time", "n": k}            -> {"wall": [s...], "cpu": [s...]}   (k timed repetitions)
     {"cmd": "logits", "out": PATH}     -> saves the input-size eval logits (NMF seeded as the payload says)
-    {"cmd": "maxrss"}                  -> {"maxrss_kib": n, "vmhwm_kib": n}   (resident-set high-water marks)
+    {"cmd": "maxrss"}                  -> {"maxrss_kib": n, "vmhwm_kib": n,   (resident-set high-water marks)
+                                           "minflt": n, "stime": s}   (page faults, kernel time so far)
     {"cmd": "quit"}
 """
 import contextlib
@@ -141,7 +142,9 @@ def main() -> int:
         elif cmd['cmd'] == 'logits':
             reply = bench.save_logits(cmd['out'])
         elif cmd['cmd'] == 'maxrss':
-            reply = dict(maxrss_kib=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, vmhwm_kib=_vmhwm_kib())
+            usage = resource.getrusage(resource.RUSAGE_SELF)
+            reply = dict(maxrss_kib=usage.ru_maxrss, vmhwm_kib=_vmhwm_kib(), minflt=usage.ru_minflt,
+                         stime=usage.ru_stime)
         elif cmd['cmd'] == 'quit':
             return 0
         else:

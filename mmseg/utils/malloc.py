@@ -3,11 +3,11 @@
 glibc's malloc serves large blocks (beyond its mmap threshold, at most 32 MiB) with ``mmap`` and returns them with
 ``munmap`` when PyTorch frees them, and it trims the top of its heap as soon as enough is free there. A CPU training
 step allocates and frees the same large activations every step, so every step faults them in again page by page:
-SegNeXt-T, batch 2, 512², 2 threads, measured 207,000 page faults and 0.41 s of kernel time per step. With
-``M_MMAP_MAX=0`` (no mmap'd blocks) and a 2 GiB ``M_TRIM_THRESHOLD`` the freed blocks stay mapped and are reused:
-about 1,000 faults per step, the step with the plain loss 3.82 → 3.32 s, with the lean loss 3.32 → 3.16 s, the same
-peak RSS (within 1%; benchmarks/speed/README.md). Memory freed after a peak stays with the process (until it
-exits), which is what a training process does anyway from its second step on.
+SegNeXt-T, batch 2, 512², 2 threads, measured 104,000–177,000 page faults per step with the lean loss and
+466,000–484,000 (0.8–0.9 s of kernel time) with the plain one. With ``M_MMAP_MAX=0`` (no mmap'd blocks) and a 2 GiB
+``M_TRIM_THRESHOLD`` the freed blocks stay mapped and are reused: 200–1,600 faults per step, peak RSS within 3%
+(``python benchmarks/speed/train_parts.py malloc``; numbers in benchmarks/speed/README.md). Memory freed after a
+peak stays with the process (until it exits), which is what a training process does anyway from its second step on.
 
 The same as starting Python with ``MALLOC_MMAP_MAX_=0 MALLOC_TRIM_THRESHOLD_=2147483647``; other C libraries (musl,
 macOS) are left alone.

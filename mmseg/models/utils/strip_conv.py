@@ -2,10 +2,11 @@
 
 On the CPU, oneDNN's depthwise weight-gradient kernel is fast along the height of a kernel and slow along its width:
 for MSCAN-T's first stage (2×32×128×128, channels-last, 2 threads) the weight gradient of the 1×21 conv takes
-34.7 ms and that of the 21×1 conv 2.0 ms (benchmarks/speed/README.md). Transposing H and W turns one into the
-other: ``dL/dw`` of ``conv(x, w)`` equals ``dL/dwᵀ`` of ``conv(xᵀ, wᵀ)`` with gradient ``gᵀ``; the two transposed
-copies cost less than the slow kernel (5.4 ms in all). Only the backward changes: the forward is the same
-``conv2d`` call, so outputs are bit-identical; the weight gradient is the same sum in another order (equal within
+28.9 ms and that of the 21×1 conv 1.7 ms (``python benchmarks/speed/train_parts.py strip``). Transposing H and W
+turns one into the other: ``dL/dw`` of ``conv(x, w)`` equals ``dL/dwᵀ`` of ``conv(xᵀ, wᵀ)`` with gradient ``gᵀ``;
+the two transposed copies cost less than the slow kernel (the whole backward 31.5 → 5.6 ms; 0.9× for stage 4's
+1×21 on a 16×16 map, where the kernels are fast anyway). Only the backward changes: the forward is the same ``conv2d``
+call, so outputs are bit-identical; the weight gradient is the same sum in another order (equal within
 float32 rounding, tests/models/utils/test_strip_conv.py); the input and bias gradients are ATen's own.
 
 Used in float32 training on the CPU only; eval, autocast, TorchScript, FX tracing, ``torch.compile`` and other
@@ -20,6 +21,8 @@ import torch.nn.functional as F
 from timm.layers import register_notrace_module
 from torch import Tensor
 
+from .layers import is_channels_last
+
 
 def _cpu_autocast() -> bool:
     try:
@@ -31,11 +34,6 @@ def _cpu_autocast() -> bool:
 def _compiling() -> bool:
     is_compiling = getattr(torch.compiler, 'is_compiling', None)  # torch >= 2.3
     return bool(is_compiling and is_compiling())
-
-
-def _layout(x: Tensor) -> torch.memory_format:
-    return torch.channels_last if x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous() \
-        else torch.contiguous_format
 
 
 class _RowConvTransposedWeightGrad(torch.autograd.Function):
@@ -52,7 +50,7 @@ class _RowConvTransposedWeightGrad(torch.autograd.Function):
     def backward(ctx, grad: Tensor):
         x, weight = ctx.saved_tensors
         need_x, need_w, need_b = ctx.needs_input_grad[:3]
-        fmt = _layout(x)
+        fmt = torch.channels_last if is_channels_last(x) else torch.contiguous_format
         grad = grad.contiguous(memory_format=fmt)
         pad_h, pad_w = ctx.padding
         bias_sizes: Optional[List[int]] = [weight.shape[0]] if ctx.has_bias else None
