@@ -18,6 +18,7 @@ from torch import Tensor
 
 from .checkpoint_files import (download_checkpoint, is_url, looks_like_safetensors, read_safetensors,
                                write_safetensors)
+from .checkpoint_pickle import ForbiddenGlobalError, contains_foreign, pickle_module
 
 logger = logging.getLogger('mmseg')
 
@@ -80,12 +81,61 @@ def read_checkpoint(filename: str, map_location: Any = 'cpu', weights_only: bool
     try:
         return torch.load(filename, map_location=map_location, weights_only=weights_only)
     except pickle.UnpicklingError as e:
-        raise CheckpointError(
-            f'{filename} holds objects that weights_only loading refuses ({e}). If you trust the file, load it '
-            f'with weights_only=False (tools: --unsafe-load).') from e
+        if not weights_only:
+            raise CheckpointError(f'cannot read checkpoint {filename}: {e}') from e
+        first_error = e  # objects of other programs' classes (mmengine, mmcv, numpy): read them as placeholders
     except Exception as e:
         raise CheckpointError(f'cannot read checkpoint {filename}: {type(e).__name__}: {e} '
                               f'(truncated download or not a PyTorch file?)') from e
+    return _read_with_placeholders(filename, map_location, first_error)
+
+
+def _read_with_placeholders(filename: str, map_location: Any, first_error: Exception) -> Any:
+    """``torch.load`` through :mod:`.checkpoint_pickle`: only torch's weights_only rebuilders and numpy's array
+    rebuilders run; other classes become inert placeholders; a global that runs code refuses the file."""
+    module, placeholders = pickle_module()
+    try:
+        obj = torch.load(filename, map_location=map_location, weights_only=False, pickle_module=module)
+    except ForbiddenGlobalError as e:
+        raise CheckpointError(
+            f'refusing to load {filename}: it names {e.global_name}, which runs code when unpickled; no trainer '
+            f'writes that into a checkpoint, so the file is likely malicious. Nothing in it was run. Load it with '
+            f'weights_only=False (tools: --unsafe-load) only if you made it yourself.') from None
+    except Exception as e:
+        raise CheckpointError(f'{filename} holds objects that weights_only loading refuses ({first_error}) and '
+                              f'that cannot be read as inert placeholders either ({type(e).__name__}: {e}). If you '
+                              f'trust the file, load it with weights_only=False (tools: --unsafe-load).') from e
+    if placeholders:
+        logger.info('%s: read objects of %s as inert placeholders (not imported, not run)', filename,
+                    _summarise(placeholders, 6))
+    return obj
+
+
+def ignored_top_level_keys(obj: Any) -> List[str]:
+    """Top-level keys of a wrapped checkpoint besides the weights and ``meta`` (optimizer, message_hub, …)."""
+    if not isinstance(obj, dict) or not any(isinstance(obj.get(w), dict) for w in ('state_dict', 'model')):
+        return []
+    return sorted(str(k) for k in obj if k not in ('state_dict', 'model', 'meta'))
+
+
+def checkpoint_meta(obj: Any) -> Dict[str, Any]:
+    """The file's ``meta`` with placeholders of foreign objects dropped, and classes/palette under ``CLASSES``/
+    ``PALETTE`` whichever trainer wrote them (mmcv 1.x: ``meta['CLASSES']``; mmengine: ``meta['dataset_meta']``
+    ``['classes']``)."""
+    meta = obj.get('meta') if isinstance(obj, dict) else None
+    if not isinstance(meta, dict):
+        return {}
+    out = {k: v for k, v in meta.items() if not contains_foreign(v)}
+    if len(out) < len(meta):
+        logger.info('checkpoint meta: left out %s (objects of classes that are not imported)',
+                    _summarise(str(k) for k in meta if k not in out))
+    dataset_meta = out.get('dataset_meta')
+    if isinstance(dataset_meta, dict):
+        if out.get('CLASSES') is None and dataset_meta.get('classes') is not None:
+            out['CLASSES'] = [str(c) for c in dataset_meta['classes']]
+        if out.get('PALETTE') is None and dataset_meta.get('palette') is not None:
+            out['PALETTE'] = [[int(v) for v in c] for c in dataset_meta['palette']]
+    return out
 
 
 def unwrap_state_dict(obj: Any) -> Dict[str, Tensor]:
@@ -162,6 +212,9 @@ def load_checkpoint(model: nn.Module, filename: str, map_location: Any = 'cpu', 
     """
     obj = read_checkpoint(filename, map_location, weights_only)
     raw = unwrap_state_dict(obj)
+    ignored = ignored_top_level_keys(obj)
+    if ignored:
+        logger.info('%s: ignored top-level keys (training state): %s', filename, ', '.join(ignored))
     layout = detect_layout(raw)
     ckpt = _fit_prefixes(to_our_layout(raw), model)
     target = model.state_dict()
@@ -204,20 +257,20 @@ def load_checkpoint(model: nn.Module, filename: str, map_location: Any = 'cpu', 
     logger.info('loaded %d/%d tensors (backbone %d/%d, head %d/%d) from %s [layout: %s], skipped: %s',
                 len(loaded), len(target), len(loaded) - n_head, len(target) - len(head_keys), n_head,
                 len(head_keys), filename, layout, _summarise(skipped_all) if skipped_all else 'none')
-    meta = dict(obj.get('meta') or {}) if isinstance(obj, dict) else {}
+    meta = checkpoint_meta(obj)
     return dict(loaded=list(loaded), skipped=skipped_all, missing=missing, layout=[layout], meta=meta)
 
 
 # Meta entries that describe the model and travel with converted/published weights (the rest is training state).
 MODEL_META_KEYS = ('CLASSES', 'PALETTE', 'config', 'exp_name', 'mmseg_version', 'iter', 'seed', 'best_score',
-                   'metrics', 'time', 'source', 'layout', 'env_info')
+                   'metrics', 'time', 'source', 'layout', 'env_info',
+                   # mmengine (MMSegmentation 1.x): its config text, run name, versions
+                   'cfg', 'experiment_name', 'mmengine_version', 'mmcv_version', 'epoch')
 
 
 def model_meta(obj: Any) -> Dict[str, Any]:
     """The model-describing part of a checkpoint's ``meta`` (classes, palette, config, …), or ``{}``."""
-    meta = obj.get('meta') if isinstance(obj, dict) else None
-    if not isinstance(meta, dict):
-        return {}
+    meta = checkpoint_meta(obj)
     return {k: meta[k] for k in MODEL_META_KEYS if k in meta and meta[k] is not None}
 
 
