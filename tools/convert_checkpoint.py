@@ -13,7 +13,7 @@ import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from a checkout without install
 
-from mmseg.models import convert_checkpoint, detect_layout  # noqa: E402
+from mmseg.models import CheckpointError, convert_checkpoint, detect_layout  # noqa: E402
 from mmseg.utils import get_root_logger  # noqa: E402
 
 
@@ -35,8 +35,11 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    state_dict = convert_checkpoint(args.src, args.dst, layout=args.layout, weights_only=not args.unsafe_load,
-                                    fmt=args.format)
+    try:
+        state_dict = convert_checkpoint(args.src, args.dst, layout=args.layout, weights_only=not args.unsafe_load,
+                                        fmt=args.format)
+    except CheckpointError as e:  # unreadable, refused (code in the pickle) or not SegNeXt weights: no traceback
+        raise SystemExit(f'error: {e}') from None
     get_root_logger().info('wrote %s: %d tensors, layout %s (detected: %s)', args.dst, len(state_dict),
                            args.layout, detect_layout(state_dict))
     return 0

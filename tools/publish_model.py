@@ -47,7 +47,11 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    final = publish_checkpoint(args.in_file, args.out_file, weights_only=not args.unsafe_load)
+    from mmseg.models.checkpoint import CheckpointError
+    try:
+        final = publish_checkpoint(args.in_file, args.out_file, weights_only=not args.unsafe_load)
+    except CheckpointError as e:  # unreadable or refused (code in the pickle): no traceback
+        raise SystemExit(f'error: {e}') from None
     get_root_logger().info('wrote %s (%.1f MB)', final, osp.getsize(final) / 2 ** 20)
     return 0
 

@@ -61,7 +61,8 @@ def main(argv) -> int:
     # plain SGD keeps the fixture under 200 KB (AdamW's two buffers per tensor would triple it); the optimizer entry
     # (param_groups, state) is still what mmcv writes
     optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.0, weight_decay=0.0005)
-    config_text = "model = dict(type='EncoderDecoder', backbone=dict(type='MSCAN'), decode_head=dict(type='LightHamHead'))\n"
+    config_text = ("model = dict(type='EncoderDecoder', backbone=dict(type='MSCAN'), "
+                   "decode_head=dict(type='LightHamHead'))\n")
     runner = IterBasedRunner(model, optimizer=optimizer, work_dir=work, logger=logger, max_iters=2,
                              meta=dict(env_info='sys.platform: linux\nmmcv: ' + mmcv.__version__, seed=0,
                                        exp_name='segnext.micro.official.py',

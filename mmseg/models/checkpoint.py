@@ -118,6 +118,20 @@ def ignored_top_level_keys(obj: Any) -> List[str]:
     return sorted(str(k) for k in obj if k not in ('state_dict', 'model', 'meta'))
 
 
+def _plain(value: Any) -> Any:
+    """numpy scalars/arrays (mmcv's ``best_score``, mmengine's seeds) as Python values, so that files we write from
+    this meta stay ``weights_only``-loadable."""
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, dict):
+        return type(value)((k, _plain(v)) for k, v in value.items()) if type(value) in (dict, OrderedDict) else value
+    if isinstance(value, (list, tuple)) and type(value) in (list, tuple):
+        return type(value)(_plain(v) for v in value)
+    return value
+
+
 def checkpoint_meta(obj: Any) -> Dict[str, Any]:
     """The file's ``meta`` with placeholders of foreign objects dropped, and classes/palette under ``CLASSES``/
     ``PALETTE`` whichever trainer wrote them (mmcv 1.x: ``meta['CLASSES']``; mmengine: ``meta['dataset_meta']``
@@ -125,10 +139,12 @@ def checkpoint_meta(obj: Any) -> Dict[str, Any]:
     meta = obj.get('meta') if isinstance(obj, dict) else None
     if not isinstance(meta, dict):
         return {}
-    out = {k: v for k, v in meta.items() if not contains_foreign(v)}
+    out = {k: _plain(v) for k, v in meta.items() if not contains_foreign(v)}
     if len(out) < len(meta):
         logger.info('checkpoint meta: left out %s (objects of classes that are not imported)',
                     _summarise(str(k) for k in meta if k not in out))
+    if isinstance(out.get('CLASSES'), tuple):  # mmcv 1.x datasets keep them as a tuple
+        out['CLASSES'] = list(out['CLASSES'])
     dataset_meta = out.get('dataset_meta')
     if isinstance(dataset_meta, dict):
         if out.get('CLASSES') is None and dataset_meta.get('classes') is not None:
