@@ -1,8 +1,26 @@
 """Shared fixtures: tiny SegNeXt configs so model tests stay fast on 2 CPU cores."""
 import copy
+import os
+import socket
 
 import pytest
 import torch
+
+# No test touches the network. Downloads by URL (checkpoints, the shipped configs' pretrained weights, the model
+# zoo) go to a closed local port unless a test points SEGNEXT_DOWNLOAD_MIRROR at its own local server; this also
+# holds in the tool subprocesses, which inherit the environment.
+os.environ['SEGNEXT_DOWNLOAD_MIRROR'] = 'https://=http://127.0.0.1:9/no-network-in-tests/'
+_connect = socket.socket.connect
+
+
+def _loopback_only(self, address):
+    host = address[0] if isinstance(address, tuple) else None
+    if host is not None and host not in ('127.0.0.1', '::1', 'localhost'):
+        raise OSError(f'tests must not touch the network (connect to {address})')
+    return _connect(self, address)
+
+
+socket.socket.connect = _loopback_only
 
 VARIANTS = {
     # name: (embed_dims, depths, head channels, MD_R, drop_path_rate)

@@ -36,7 +36,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description='Segment an image and draw the overlay')
     p.add_argument('img', help='image file')
     p.add_argument('config', help='config file')
-    p.add_argument('checkpoint', help='checkpoint file')
+    p.add_argument('checkpoint', help='checkpoint file, URL or model zoo name (tools/zoo.py list)')
     p.add_argument('--out-file', '--out', dest='out', default='demo_overlay.png', help='output image file')
     p.add_argument('--palette', default=None,
                    help=f'dataset palette to draw with (default: the model\'s): {", ".join(sorted(PALETTE_ALIASES))}')

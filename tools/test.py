@@ -43,7 +43,7 @@ def writable_dir_error(path: str) -> str:
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description='Test (and evaluate) a segmentor')
     p.add_argument('config', help='test config file path')
-    p.add_argument('checkpoint', help='checkpoint file')
+    p.add_argument('checkpoint', help='checkpoint file, URL or model zoo name (tools/zoo.py list)')
     p.add_argument('--work-dir', help='where the evaluation json and the dumped config go')
     p.add_argument('--aug-test', action='store_true', help='multi-scale (6 ratios) + flip test')
     p.add_argument('--out', help='pickle the predictions (list of HxW int arrays, dataset order) to this file')
@@ -78,7 +78,12 @@ def parse_args(argv=None) -> argparse.Namespace:
         p.error('give at least one of --out, --eval, --format-only, --show-dir')
     if args.eval and args.format_only:
         p.error('--eval and --format-only cannot be both specified')
-    if not args.checkpoint.startswith(('http://', 'https://')) and not osp.isfile(args.checkpoint):
+    from mmseg.models.zoo import ZooError, resolve_checkpoint
+    try:  # a model zoo name (tools/zoo.py list) or URL: downloaded once, before any work
+        args.checkpoint = resolve_checkpoint(args.checkpoint)
+    except (ZooError, RuntimeError) as e:  # RuntimeError: CheckpointError (download failed, hash mismatch)
+        p.error(f'checkpoint: {e}')
+    if not osp.isfile(args.checkpoint):
         p.error(f'checkpoint {args.checkpoint} does not exist')
     if args.out and not args.out.endswith(('.pkl', '.pickle')):
         p.error(f'--out must name a .pkl/.pickle file (the predictions are pickled), got {args.out!r}')

@@ -25,7 +25,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description='Train a segmentor')
     p.add_argument('config', help='train config file path')
     p.add_argument('--work-dir', help='the dir to save logs and models (default: ./work_dirs/<config name>)')
-    p.add_argument('--load-from', help='initialise the weights from this checkpoint')
+    p.add_argument('--load-from', help='initialise the weights from this checkpoint (file, URL or zoo name)')
     p.add_argument('--resume', '--resume-from', dest='resume', nargs='?', const='auto', default=None,
                    help="resume from a checkpoint; alone or 'auto': the latest one in the work dir")
     group = p.add_mutually_exclusive_group()
@@ -79,7 +79,12 @@ def main(argv=None) -> int:
     cfg.work_dir = args.work_dir or cfg.get('work_dir') or \
         osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
     if args.load_from:
-        cfg.load_from = args.load_from
+        from mmseg.models.zoo import ZooError, resolve_checkpoint
+        try:  # a model zoo name or URL: downloaded now, before any work
+            cfg.load_from = resolve_checkpoint(args.load_from)
+        except (ZooError, RuntimeError) as e:  # RuntimeError: CheckpointError (download failed, hash mismatch)
+            print(f'error: --load-from: {e}', file=sys.stderr)
+            return 2
     if args.gpus is not None and args.gpus > 1:
         raise SystemExit('--gpus > 1 is not supported in one process: use tools/dist_train.sh CONFIG GPUS')
     if args.amp:
@@ -131,8 +136,13 @@ def main(argv=None) -> int:
     from mmseg.datasets import build_dataset
     from mmseg.models import build_segmentor
     model = build_segmentor(cfg.model)
-    if hasattr(model, 'init_weights'):
-        model.init_weights()
+    from mmseg.models import CheckpointError
+    try:  # the config's pretrained weights (a URL is fetched now): fails before the data and the first iteration
+        if hasattr(model, 'init_weights'):
+            model.init_weights()
+    except CheckpointError as e:
+        print(f'error: pretrained weights: {e}', file=sys.stderr)
+        return 2
     datasets = [build_dataset(cfg.data.train)]
     meta['CLASSES'] = list(datasets[0].CLASSES)
     meta['PALETTE'] = [list(map(int, c)) for c in datasets[0].PALETTE]

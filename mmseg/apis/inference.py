@@ -82,10 +82,13 @@ def init_segmentor(config: Union[str, Config], checkpoint: Optional[str] = None,
     (the fastest correct one for the device, ``mmseg.deploy.backends``). ``precision``: 'fp32', 'bf16' (PyTorch
     autocast) or None (fp32, or bf16 where 'auto' measured it faster and accurate).
     ``config`` may also be a model folder written by ``tools/export_hub.py`` or an ``hf-hub:owner/name`` id
-    (then ``checkpoint`` is the folder's weights).
+    (then ``checkpoint`` is the folder's weights), or a model zoo name such as ``'segnext_mscan-t_ade20k'``
+    (``tools/zoo.py list``; config and weights from the zoo); ``checkpoint`` may be a zoo name too.
     """
     from ..deploy.backends import check_backend, finalize, is_onnx_file
+    from ..models.zoo import resolve
     from .hub import resolve_pretrained
+    config, checkpoint = resolve(config, checkpoint)  # model zoo names (mmseg.models.zoo) and URLs -> local files
     found = resolve_pretrained(config) if checkpoint is None else None
     if found:
         config, checkpoint = found

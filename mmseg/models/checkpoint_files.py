@@ -46,42 +46,69 @@ def sha256_of(path: str, chunk: int = 1 << 20) -> str:
     return digest.hexdigest()
 
 
+# ``PREFIX=REPLACEMENT[,PREFIX=REPLACEMENT...]``: fetch URLs starting with PREFIX from REPLACEMENT instead (a mirror,
+# or a local server in tests). The cached file keeps the original name, and its sha256 prefix is still checked.
+MIRROR_ENV = 'SEGNEXT_DOWNLOAD_MIRROR'
+
+
+def mirrored(url: str) -> str:
+    """``url`` rewritten by ``$SEGNEXT_DOWNLOAD_MIRROR`` (the longest matching prefix wins), or ``url``."""
+    rules = []
+    for item in filter(None, (os.environ.get(MIRROR_ENV) or '').split(',')):
+        prefix, sep, replacement = item.strip().partition('=')
+        if not sep or not prefix:
+            from .checkpoint import CheckpointError
+            raise CheckpointError(f"${MIRROR_ENV}: expected 'PREFIX=REPLACEMENT[,...]', got {item!r}")
+        rules.append((prefix, replacement))
+    for prefix, replacement in sorted(rules, key=lambda r: -len(r[0])):
+        if url.startswith(prefix):
+            return replacement + url[len(prefix):]
+    return url
+
+
 def cache_dir() -> str:
     """``torch.hub.get_dir()/checkpoints`` (``$TORCH_HOME/hub/checkpoints``), where torch.hub keeps weights too."""
     return os.path.join(torch.hub.get_dir(), 'checkpoints')
 
 
-def download_checkpoint(url: str, progress: bool = True, timeout: float = 60.0) -> str:
-    """Local path of ``url``'s file: downloaded once into :func:`cache_dir` (atomically), reused afterwards.
+def download_checkpoint(url: str, progress: bool = True, timeout: float = 60.0, folder: Optional[str] = None) -> str:
+    """Local path of ``url``'s file: downloaded once into ``folder`` (default :func:`cache_dir`, atomically), reused
+    afterwards. ``$SEGNEXT_DOWNLOAD_MIRROR`` may redirect the fetch (:func:`mirrored`).
 
     A ``-<sha256 prefix>`` in the file name is checked after the download; a mismatch deletes the download and
-    raises. Errors name the URL.
+    raises. Errors name the URL and where the file would go (to put it there by hand when offline).
     """
     from .checkpoint import CheckpointError
     name = os.path.basename(urllib.parse.urlparse(url).path)
     if not name:
         raise CheckpointError(f'checkpoint URL {url} names no file (expected …/name.pth or …/name.safetensors)')
-    folder = cache_dir()
+    folder = folder or cache_dir()
     dst = os.path.join(folder, name)
     if os.path.isfile(dst):
         logger.info('using cached %s for %s', dst, url)
         return dst
+    source = mirrored(url)
     os.makedirs(folder, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix='.partial_', suffix='_' + name, dir=folder)
     try:
         with os.fdopen(fd, 'wb') as f:
-            _fetch(url, f, progress, timeout)
+            try:
+                _fetch(source, f, progress, timeout)
+            except CheckpointError as e:  # name the URL the user gave, then the mirror it went to
+                via = f' (fetched via ${MIRROR_ENV} from {source})' if source != url else ''
+                raise CheckpointError(f'{str(e).replace(source, url)}{via}. Offline? Put the file at {dst} and it '
+                                      f'is used as is') from e
         expected = hash_prefix_of(name)
         if expected is not None:
             actual = sha256_of(tmp)
             if not actual.startswith(expected):
-                raise CheckpointError(f'checkpoint {url}: sha256 {actual[:len(expected)]}… does not match the '
+                raise CheckpointError(f'checkpoint {source}: sha256 {actual[:len(expected)]}… does not match the '
                                       f'{expected} in its file name (corrupted or replaced file); nothing kept')
         os.replace(tmp, dst)
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
-    logger.info('downloaded %s to %s', url, dst)
+    logger.info('downloaded %s to %s', source, dst)
     return dst
 
 

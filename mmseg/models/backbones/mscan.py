@@ -240,12 +240,27 @@ class MSCAN(nn.Module):
         ``norm1..4`` are the stage LayerNorms, whose outputs are the maps, so timm's forward hooks see them)."""
         return [dict(num_chs=c, reduction=4 * 2 ** i, module=f'norm{i + 1}') for i, c in enumerate(self.embed_dims)]
 
+    def _local_pretrained_name(self) -> str:
+        """``pretrained/mscan_t.pth`` etc.: the local path the README suggests for this variant's ImageNet weights."""
+        for name, spec in MSCAN_VARIANTS.items():
+            if list(self.embed_dims) == spec['embed_dims'] and list(self.depths) == spec['depths']:
+                return f'pretrained/mscan_{name}.pth'
+        return 'pretrained/mscan.pth'
+
     def init_weights(self) -> None:
         """Load ``init_cfg``'s checkpoint if given (and nothing else, as the official code); otherwise run the
         from-scratch init: conv ~ N(0, sqrt(2 / fan_out)), bias 0, LayerNorm (1, 0), layer scale 0.01."""
         if self.init_cfg is not None and self.init_cfg.get('type') == 'Pretrained':
-            from ..checkpoint import load_checkpoint
-            load_checkpoint(self, self.init_cfg['checkpoint'], map_location='cpu')
+            from ..checkpoint import CheckpointError, load_checkpoint
+            from ..checkpoint_files import is_url
+            source = self.init_cfg['checkpoint']
+            try:
+                load_checkpoint(self, source, map_location='cpu')
+            except CheckpointError as e:
+                if not is_url(source):
+                    raise
+                raise CheckpointError(f'{e}; or train from a local copy: --cfg-options '
+                                      f'model.backbone.init_cfg.checkpoint={self._local_pretrained_name()}') from e
             return
         for m in self.modules():
             if isinstance(m, nn.Conv2d):
