@@ -102,8 +102,11 @@ def download_checkpoint(url: str, progress: bool = True, timeout: float = 60.0, 
         if expected is not None:
             actual = sha256_of(tmp)
             if not actual.startswith(expected):
-                raise CheckpointError(f'checkpoint {source}: sha256 {actual[:len(expected)]}… does not match the '
-                                      f'{expected} in its file name (corrupted or replaced file); nothing kept')
+                raise CheckpointError(
+                    f'checkpoint {url}: sha256 {actual[:len(expected)]}… does not match the {expected} in its file '
+                    f'name (corrupted or replaced file); nothing kept. (MMSegmentation 1.x\'s publish_model.py names '
+                    f'a file by the hash of its input, so a published file may differ from its name: if you trust '
+                    f'{source}, download it yourself and put it at {dst}, where it is used as is)')
         os.replace(tmp, dst)
     finally:
         if os.path.exists(tmp):
