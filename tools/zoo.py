@@ -41,6 +41,8 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    from mmseg.utils import get_root_logger
+    get_root_logger()  # 'downloaded URL to PATH' and, without a terminal, progress lines go to stderr
     try:
         if args.command == 'list':
             print(list_entries())
