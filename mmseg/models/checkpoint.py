@@ -265,7 +265,7 @@ def load_checkpoint(model: nn.Module, filename: str, map_location: Any = 'cpu', 
         problems.append(f'head tensors missing: {_summarise([k for k in missing if is_head(k)])}')
     if problems:
         raise CheckpointError(f'{filename} (layout: {layout}) does not fit {type(model).__name__}: '
-                              + '; '.join(problems))
+                              + '; '.join(problems) + _embedded_config_hint(obj))
 
     model.load_state_dict(loaded, strict=False)
     n_head = sum(1 for k in loaded if is_head(k))
@@ -275,6 +275,20 @@ def load_checkpoint(model: nn.Module, filename: str, map_location: Any = 'cpu', 
                 len(head_keys), filename, layout, _summarise(skipped_all) if skipped_all else 'none')
     meta = checkpoint_meta(obj)
     return dict(loaded=list(loaded), skipped=skipped_all, missing=missing, layout=[layout], meta=meta)
+
+
+def _embedded_config_hint(obj: Any) -> str:
+    """What the file's own MMSegmentation 1.x config (``meta['cfg']``, its text) says about the model's shape."""
+    text = (obj.get('meta') or {}).get('cfg') if isinstance(obj, dict) and isinstance(obj.get('meta'), dict) else None
+    if not isinstance(text, str):
+        return ''
+    import re
+    found = {key: re.search(rf'\b{key}=(\[[^\]]*\]|\d+)', text) for key in ('embed_dims', 'depths', 'num_classes')}
+    # its pretty_text spreads lists over lines: '[\n 8,\n 8,\n]' -> '[8 8]'
+    values = {k: re.sub(r',?\s+', ' ', m.group(1)).replace('[ ', '[').replace(' ]', ']')
+              for k, m in found.items() if m}
+    said = ', '.join(f'{k}={v}' for k, v in values.items())
+    return f" (the file's own MMSegmentation 1.x config, meta['cfg'], has {said})" if said else ''
 
 
 # Meta entries that describe the model and travel with converted/published weights (the rest is training state).

@@ -244,3 +244,11 @@ def test_getattr_gadget_stays_inert(fake_modules, tiny_cfg, tmp_path):
     torch.save(dict(state_dict=build_segmentor(tiny_cfg).state_dict(), message_hub=[gadget]), path)
     obj = read_checkpoint(str(path))
     assert isinstance(obj['message_hub'][0], ForeignObject) and not marker.exists()
+
+
+def test_mismatch_error_quotes_the_embedded_mmseg1_config():
+    cfg = Config.fromfile(MICRO)
+    cfg.model.decode_head.num_classes = 7
+    with pytest.raises(CheckpointError, match=r"head shapes differ.*meta\['cfg'\], has embed_dims=\[8 8 16 16\], "
+                                              r"depths=\[1 1 1 1\], num_classes=5"):
+        init_segmentor(cfg, str(MMENGINE))
