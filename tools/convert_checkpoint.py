@@ -19,7 +19,7 @@ from mmseg.utils import get_root_logger  # noqa: E402
 
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description='Convert a SegNeXt checkpoint between key layouts')
-    p.add_argument('src', help='input checkpoint (.pth / .pkl / .safetensors / http(s) URL)')
+    p.add_argument('src', help='input checkpoint (.pth / .pkl / .safetensors / http(s) URL / model zoo name)')
     p.add_argument('dst', help='output file')
     p.add_argument('--format', choices=['pth', 'safetensors'], default=None,
                    help="output format (default: safetensors when DST ends with .safetensors, else pth)")
@@ -35,10 +35,11 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    from mmseg.models.zoo import ZooError, resolve_checkpoint
     try:
-        state_dict = convert_checkpoint(args.src, args.dst, layout=args.layout, weights_only=not args.unsafe_load,
-                                        fmt=args.format)
-    except CheckpointError as e:  # unreadable, refused (code in the pickle) or not SegNeXt weights: no traceback
+        state_dict = convert_checkpoint(resolve_checkpoint(args.src), args.dst, layout=args.layout,
+                                        weights_only=not args.unsafe_load, fmt=args.format)
+    except (CheckpointError, ZooError) as e:  # unknown name, unreadable, refused (code in it), not SegNeXt weights
         raise SystemExit(f'error: {e}') from None
     get_root_logger().info('wrote %s: %d tensors, layout %s (detected: %s)', args.dst, len(state_dict),
                            args.layout, detect_layout(state_dict))

@@ -252,3 +252,17 @@ def test_mismatch_error_quotes_the_embedded_mmseg1_config():
     with pytest.raises(CheckpointError, match=r"head shapes differ.*meta\['cfg'\], has embed_dims=\[8 8 16 16\], "
                                               r"depths=\[1 1 1 1\], num_classes=5"):
         init_segmentor(cfg, str(MMENGINE))
+
+
+def test_legacy_torch_format_is_read_the_same_way(fake_modules, tiny_cfg, tmp_path):
+    """Files of torch < 1.6 (``_use_new_zipfile_serialization=False``): placeholders and refusals as for zip files."""
+    sd = build_segmentor(tiny_cfg).state_dict()
+    good, evil, marker = tmp_path / 'legacy.pth', tmp_path / 'legacy_evil.pth', tmp_path / 'pwned'
+    torch.save(_foreign_checkpoint(fake_modules, sd), good, _use_new_zipfile_serialization=False)
+    torch.save(_foreign_checkpoint(fake_modules, sd, _Reduce(os.system, (f'touch {marker}',))), evil,
+               _use_new_zipfile_serialization=False)
+    info = load_checkpoint(build_segmentor(tiny_cfg), str(good))
+    assert len(info['loaded']) == len(sd) and info['meta']['CLASSES'] == CLASSES
+    with pytest.raises(CheckpointError, match='refusing to load'):
+        read_checkpoint(str(evil))
+    assert not marker.exists()

@@ -88,6 +88,16 @@ def test_test_tool_and_image_demo_take_a_zoo_name(env, demo_zoo, tmp_path):
     assert cv2.imread(str(out)) is not None
 
 
+def test_convert_tool_takes_a_zoo_name(env, demo_zoo, tmp_path):
+    tool = load_script('tools/convert_checkpoint.py')
+    assert tool.main(['demo_test', str(tmp_path / 'out.pth'), '--layout', 'mmseg']) == 0
+    out = torch.load(tmp_path / 'out.pth', weights_only=True)
+    assert out['meta']['CLASSES'] == list(demo_zoo['model'].CLASSES)
+    assert any('.mlp.dwconv.weight' in k for k in out['state_dict'])
+    with pytest.raises(SystemExit, match="did you mean 'demo_test'"):
+        tool.main(['demo_tset', str(tmp_path / 'x.pth')])
+
+
 def test_test_tool_names_unknown_zoo_name(env, capsys):
     test_tool = load_script('tools/test.py')
     with pytest.raises(SystemExit):
