@@ -127,3 +127,22 @@ def test_onnx_export_of_a_one_channel_head(tmp_path):
         export(model, (64, 64), path, output=output, exporter='torchscript')
         res = compare(model, path, [(64, 64)], output=output)[0]
         assert res['agreement'] >= 0.999, res
+
+
+@pytest.mark.parametrize('name, out_channels', [('ce_dice', 2), ('binary', 1)])
+def test_drive_loss_variants_log_ce_and_dice(name, out_channels):
+    from pathlib import Path
+
+    from mmseg.utils import Config
+    root = Path(__file__).resolve().parents[3]
+    cfg = Config.fromfile(str(root / 'local_configs' / 'segnext' / 'tiny' / f'segnext.tiny.64x64.drive.{name}.40k.py'))
+    model_cfg = copy.deepcopy(cfg.to_dict()['model'])
+    model_cfg['backbone'].update(depths=[1, 1, 1, 1], init_cfg=None)
+    model = build_segmentor(model_cfg).train()
+    assert model.decode_head.out_channels == out_channels and model.num_classes == 2
+    assert [type(f).__name__ for f in model.decode_head.loss_decode] == ['CrossEntropyLoss', 'DiceLoss']
+    assert model.decode_head.loss_decode[1].loss_weight == 3.0 and model.decode_head.lean_loss is False
+    gt = torch.randint(0, 2, (2, 1, 64, 64))
+    losses = model.forward_train(torch.randn(2, 3, 64, 64), [{}] * 2, gt)
+    assert set(losses) == {'decode.loss_ce', 'decode.loss_dice', 'decode.acc_seg'}
+    assert all(torch.isfinite(v).all() for v in losses.values())
