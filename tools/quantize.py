@@ -47,9 +47,8 @@ def _datasets(cfg, val_limit=None):
     val_cfg = _dataset_cfg(cfg)
     if val_cfg is None:
         raise KeyError(f"config {cfg.filename}: no data.val/data.test to evaluate the gate on")
-    train_cfg = cfg.data.get('train')
-    while isinstance(train_cfg, dict) and train_cfg.get('type') in ('RepeatDataset', 'ConcatDataset'):
-        train_cfg = train_cfg.get('dataset') or (train_cfg.get('datasets') or [None])[0]
+    from mmseg.datasets import leaf_dataset_cfg
+    train_cfg = leaf_dataset_cfg(cfg, 'train')
     calib_cfg = copy.deepcopy(dict(train_cfg or val_cfg))
     calib_cfg['pipeline'] = val_cfg['pipeline']
     calib_cfg['test_mode'] = True

@@ -100,9 +100,8 @@ def model_card(cfg: Any, meta: Dict, num_params: int, metrics: Optional[Dict[str
     citation."""
     model_cfg = cfg.model
     arch = _variant_name(model_cfg.get('backbone', {}))
-    ds = (cfg.get('data') or {}).get('train') or {}
-    while isinstance(ds, dict) and 'dataset' in ds:
-        ds = ds['dataset']
+    from ..datasets.builder import leaf_dataset_cfg
+    ds = leaf_dataset_cfg(cfg, 'train') or {}
     dataset = ds.get('type', 'unknown') if isinstance(ds, dict) else 'unknown'
     classes = list(meta.get('CLASSES') or [])
     name = meta.get('exp_name') or osp.splitext(osp.basename(getattr(cfg, 'filename', None) or 'segnext'))[0]

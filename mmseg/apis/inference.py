@@ -33,13 +33,8 @@ def _plain_config(config: Union[str, Config], cfg_options: Optional[Dict] = None
 
 def _dataset_cfg(cfg: Config) -> Optional[Dict]:
     """The test dataset config with Repeat/Concat wrappers peeled off (None when the config has no data)."""
-    data = cfg.get('data') or {}
-    ds = data.get('test') or data.get('val')
-    while isinstance(ds, dict) and ds.get('type') in ('RepeatDataset', 'ConcatDataset'):
-        ds = ds.get('dataset') or (ds.get('datasets') or [None])[0]
-    if isinstance(ds, (list, tuple)):
-        ds = ds[0] if ds else None
-    return ds
+    from ..datasets.builder import leaf_dataset_cfg
+    return leaf_dataset_cfg(cfg, 'test')
 
 
 def default_palette(num_classes: int, seed: int = 42) -> List[List[int]]:

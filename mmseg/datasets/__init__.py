@@ -1,6 +1,6 @@
 """Datasets, transforms and data loading (design.md "Data")."""
 from . import pipelines  # noqa: F401  (registers the transforms)
-from .builder import build_dataset, collate, worker_init_fn
+from .builder import build_dataset, collate, leaf_dataset_cfg, worker_init_fn
 from .custom import CustomDataset
 from .dataset_wrappers import ConcatDataset, MultiImageMixDataset, RepeatDataset
 from .demo import DemoDataset, generate_demo_dataset
@@ -11,7 +11,7 @@ from .standard import (ADE20KDataset, CityscapesDataset, COCOStuffDataset, iSAID
                        PascalContextDataset59, PascalVOCDataset)
 
 __all__ = [
-    'build_dataset', 'collate', 'worker_init_fn', 'CustomDataset', 'ConcatDataset',
+    'build_dataset', 'collate', 'leaf_dataset_cfg', 'worker_init_fn', 'CustomDataset', 'ConcatDataset',
     'RepeatDataset', 'DemoDataset', 'generate_demo_dataset', 'ADE20KDataset', 'CityscapesDataset',
     'COCOStuffDataset', 'iSAIDDataset', 'PascalContextDataset', 'PascalContextDataset59', 'PascalVOCDataset',
     'MultiImageMixDataset', 'DarkZurichDataset', 'NightDrivingDataset', 'ISPRSDataset', 'LoveDADataset',

@@ -10,7 +10,6 @@ import torch.nn.functional as F
 from torch.utils.data import Dataset
 
 from mmseg.registry import DATASETS
-from mmseg.utils import get_root_logger
 from .dataset_wrappers import ConcatDataset, RepeatDataset
 
 
@@ -28,6 +27,23 @@ def _concat_dataset(cfg: dict, default_args: Optional[dict]) -> ConcatDataset:
             part[k] = cfg[k][i] if len(cfg[k]) == n else cfg[k][0]
         parts.append(build_dataset(part, default_args))
     return ConcatDataset(parts)
+
+
+def leaf_dataset_cfg(cfg: Any, split: str = 'test') -> Optional[dict]:
+    """The config of the first file-backed dataset of ``cfg.data[split]``, through RepeatDataset/ConcatDataset
+    wrappers and lists (None when there is none). ``split='test'`` falls back to ``val``, as the test tools do."""
+    data = cfg.get('data') or {}
+    ds = data.get(split)
+    if ds is None and split == 'test':
+        ds = data.get('val')
+    while True:
+        if isinstance(ds, (list, tuple)):
+            ds = ds[0] if ds else None
+        elif isinstance(ds, Mapping) and ds.get('type') in ('RepeatDataset', 'ConcatDataset',
+                                                            'MultiImageMixDataset'):
+            ds = ds.get('dataset') or (ds.get('datasets') or [None])[0]
+        else:
+            return ds
 
 
 def _plain(cfg) -> dict:
@@ -49,10 +65,8 @@ def build_dataset(cfg, default_args: Optional[dict] = None) -> Dataset:
     if kind == 'ConcatDataset':
         if 'datasets' not in cfg:
             raise KeyError("ConcatDataset config needs 'datasets'")
-        if 'separate_eval' in cfg:
-            get_root_logger().info('ConcatDataset.separate_eval has no effect: the concatenation is evaluated as '
-                                   'one dataset (areas accumulated over all images)')
-        return ConcatDataset([build_dataset(c, default_args) for c in cfg['datasets']])
+        return ConcatDataset([build_dataset(c, default_args) for c in cfg['datasets']],
+                             separate_eval=cfg.get('separate_eval', True))
     if any(isinstance(cfg.get(k), (list, tuple)) for k in ('img_dir', 'ann_dir', 'split')):
         return _concat_dataset(cfg, default_args)
     return DATASETS.build(cfg, default_args)

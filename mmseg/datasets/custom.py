@@ -4,10 +4,12 @@ import os.path as osp
 from typing import Callable, Dict, List, Optional, Sequence, Union
 
 import numpy as np
+from PIL import Image
 from torch.utils.data import Dataset
 
 from mmseg.registry import DATASETS
 from mmseg.utils import get_root_logger
+from .legacy_api import DatasetApi0241
 from .pipelines import Compose, LoadAnnotations
 
 
@@ -34,7 +36,7 @@ def read_split(path: str) -> List[str]:
 
 
 @DATASETS.register_module()
-class CustomDataset(Dataset):
+class CustomDataset(DatasetApi0241, Dataset):
     """Semantic segmentation dataset.
 
     Images ``img_dir/<name><img_suffix>`` pair with labels ``ann_dir/<name><seg_map_suffix>``. Names come from
@@ -43,6 +45,11 @@ class CustomDataset(Dataset):
     subclass's ``CLASSES``; labels of dropped classes become 255.
 
     A train sample is the pipeline output for ``dict(img_info, ann_info)``; a test sample has no ``ann_info``.
+
+    The protocol that loops and checks use, shared with the wrappers: :meth:`leaves` (the file-backed datasets),
+    :meth:`label_path` (the label file of a sample) and :meth:`format_prediction` (a prediction as the submission
+    image). 0.24.1's ``get_gt_seg_maps``/``pre_eval``/``evaluate``/``format_results`` come from
+    :class:`~mmseg.datasets.legacy_api.DatasetApi0241`.
     """
 
     CLASSES: Optional[Sequence[str]] = None
@@ -186,6 +193,33 @@ class CustomDataset(Dataset):
         results.pop('num_classes', None)  # raw labels: values are checked against classes after reduction only
         self.gt_seg_map_loader(results)
         return results['gt_semantic_seg']
+
+    # -- the dataset protocol ---------------------------------------------------------------------------------
+    def leaves(self) -> List['CustomDataset']:
+        """The file-backed datasets this one is made of: itself (wrappers list theirs)."""
+        return [self]
+
+    def leaf_index(self, index: int):
+        """``(leaf dataset, its sample index)`` of sample ``index``."""
+        if not -len(self) <= index < len(self):
+            raise IndexError(f'index {index} out of range for {type(self).__name__} of length {len(self)}')
+        return self, index % len(self)
+
+    def label_path(self, index: int) -> Optional[str]:
+        """The label file of sample ``index`` (None without ``ann_dir``)."""
+        info = self.img_infos[self.leaf_index(index)[1]]
+        if 'ann' not in info:
+            return None
+        return osp.join(self.ann_dir, info['ann']['seg_map']) if self.ann_dir else info['ann']['seg_map']
+
+    def format_prediction(self, pred: np.ndarray, index: Optional[int] = None, to_label_id: bool = True) -> Image.Image:
+        """A prediction [H, W] as the submission image: the class index as 8-bit grey, plus 1 under
+        ``reduce_zero_label`` (label 0 was "other" on disk), as 0.24.1's ``format_results``. ``index``/
+        ``to_label_id`` are for wrappers and Cityscapes."""
+        out = np.asarray(pred).astype(np.int64)
+        if self.reduce_zero_label:
+            out = out + 1
+        return Image.fromarray(out.astype(np.uint8))
 
     def __repr__(self) -> str:
         return (f'{type(self).__name__}(img_dir={self.img_dir!r}, ann_dir={self.ann_dir!r}, split={self.split!r}, '

@@ -176,12 +176,8 @@ def _scan_cached(cache: FileCache, path: str, what: str) -> dict:
 
 # ---------------------------------------------------------------------------------------------------- datasets
 def leaf_datasets(dataset) -> List:
-    """The file-backed datasets inside Repeat/Concat wrappers."""
-    if hasattr(dataset, 'datasets'):
-        return [leaf for d in dataset.datasets for leaf in leaf_datasets(d)]
-    if hasattr(dataset, 'dataset') and not hasattr(dataset, 'img_infos'):
-        return leaf_datasets(dataset.dataset)
-    return [dataset]
+    """The file-backed datasets inside Repeat/Concat wrappers (the dataset protocol's ``leaves()``)."""
+    return dataset.leaves() if hasattr(dataset, 'leaves') else [dataset]
 
 
 def pipeline_reduce_zero_label(dataset) -> Optional[bool]:

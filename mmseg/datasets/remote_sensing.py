@@ -5,6 +5,7 @@ All three store 1-based label PNGs next to PNG images (``img_dir/<split>/x.png``
 is ignored through ``reduce_zero_label=True``.
 """
 import numpy as np
+from PIL import Image
 
 from mmseg.registry import DATASETS
 from . import class_names as cn
@@ -25,11 +26,10 @@ class LoveDADataset(_ZeroReducedPNG):
     CLASSES = cn.LOVEDA_CLASSES
     PALETTE = cn.LOVEDA_PALETTE
 
-    @staticmethod
-    def format_prediction(pred: np.ndarray) -> np.ndarray:
+    def format_prediction(self, pred: np.ndarray, index=None, to_label_id: bool = True) -> Image.Image:
         """Submission map: the benchmark server wants class indices 0..6 as they are (no +1, unlike most
         zero-reduced datasets)."""
-        return np.asarray(pred).astype(np.uint8)
+        return Image.fromarray(np.asarray(pred).astype(np.uint8))
 
 
 @DATASETS.register_module()

@@ -1,5 +1,8 @@
 """The benchmark datasets of spec §8: fixed classes, palettes, suffixes and zero-label handling."""
-from typing import List
+from typing import List, Optional
+
+import numpy as np
+from PIL import Image
 
 from mmseg.registry import DATASETS
 from . import class_names as cn
@@ -19,6 +22,16 @@ class ADE20KDataset(CustomDataset):
         super().__init__(**kwargs)
 
 
+# Cityscapes trainId 0..18 → labelId (evaluation server format); 255 → 0 ("unlabeled")
+CITYSCAPES_TRAINID_TO_LABELID = (7, 8, 11, 12, 13, 17, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 31, 32, 33)
+
+
+def trainid_to_labelid(seg: np.ndarray) -> np.ndarray:
+    lut = np.zeros(256, dtype=np.uint8)
+    lut[:len(CITYSCAPES_TRAINID_TO_LABELID)] = CITYSCAPES_TRAINID_TO_LABELID
+    return lut[np.asarray(seg, dtype=np.int64).clip(0, 255)]
+
+
 @DATASETS.register_module()
 class CityscapesDataset(CustomDataset):
     """Cityscapes: 19 train ids, ``<city>/<name>_leftImg8bit.png`` ↔ ``<name>_gtFine_labelTrainIds.png``."""
@@ -28,6 +41,18 @@ class CityscapesDataset(CustomDataset):
     def __init__(self, img_suffix: str = '_leftImg8bit.png', seg_map_suffix: str = '_gtFine_labelTrainIds.png',
                  **kwargs):
         super().__init__(img_suffix=img_suffix, seg_map_suffix=seg_map_suffix, **kwargs)
+
+    def format_prediction(self, pred: np.ndarray, index: Optional[int] = None, to_label_id: bool = True):
+        """The evaluation server's format: label IDs (``to_label_id``, else train IDs) in a palette PNG whose
+        colours are the classes' (as 0.24.1's ``results2img``)."""
+        out = trainid_to_labelid(pred) if to_label_id else np.asarray(pred).astype(np.uint8)
+        img = Image.fromarray(out).convert('P')
+        palette = np.zeros((256, 3), dtype=np.uint8)
+        for train_id, label_id in enumerate(CITYSCAPES_TRAINID_TO_LABELID):
+            if train_id < len(self.PALETTE or []):
+                palette[label_id if to_label_id else train_id] = self.PALETTE[train_id]
+        img.putpalette(palette.flatten().tolist())
+        return img
 
 
 @DATASETS.register_module()

@@ -12,8 +12,8 @@ from typing import Dict, List, Sequence, Tuple
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 
+from ..models.decode_heads.decode_head import DEFAULT_BINARY_THRESHOLD, labels_from_logits, probs_from_logits
 from ..utils import get_root_logger
 
 MAX_ABS_DIFF = 1e-3
@@ -42,10 +42,10 @@ class ExportWrapper(nn.Module):
         if self.output == 'head_logits':
             return self.segmentor.decode_head(self.segmentor.extract_feat(img))
         logits = self.segmentor.forward_dummy(img)
-        if self.output == 'probs':
-            return F.softmax(logits, dim=1)
+        if self.output == 'probs':  # a one-channel (binary) head: the sigmoid
+            return probs_from_logits(logits)
         if self.output == 'labels':
-            return logits.argmax(dim=1)
+            return labels_from_logits(logits, getattr(self.segmentor, 'threshold', None))
         return logits
 
 
@@ -130,6 +130,7 @@ def compare(model: nn.Module, path: str, shapes: Sequence[Tuple[int, int]], outp
     import onnxruntime as ort
     session = ort.InferenceSession(path, providers=['CPUExecutionProvider'])
     wrapper = ExportWrapper(prepare(model), 'logits').eval()
+    threshold = getattr(model, 'threshold', None)
     g = torch.Generator().manual_seed(seed)
     results = []
     for shape in shapes:
@@ -137,7 +138,7 @@ def compare(model: nn.Module, path: str, shapes: Sequence[Tuple[int, int]], outp
         with torch.no_grad():
             ref_logits = wrapper(img)
         got = session.run(None, {session.get_inputs()[0].name: img.numpy()})[0]
-        ref = {'logits': ref_logits, 'probs': F.softmax(ref_logits, dim=1)}.get(output)
+        ref = {'logits': ref_logits, 'probs': probs_from_logits(ref_logits)}.get(output)
         if output == 'labels':
             got_labels, max_abs = torch.from_numpy(got), None
         else:
@@ -145,7 +146,10 @@ def compare(model: nn.Module, path: str, shapes: Sequence[Tuple[int, int]], outp
                 raise ExportError(f'{path}: onnxruntime output shape {got.shape} != PyTorch {tuple(ref.shape)}')
             got_t = torch.from_numpy(got)
             max_abs = float((got_t - ref).abs().max())
-            got_labels = got_t.argmax(dim=1)
-        agreement = float((got_labels == ref_logits.argmax(dim=1)).double().mean())
+            if output == 'probs' and got_t.shape[1] == 1:  # a binary head's sigmoid
+                got_labels = (got_t[:, 0] > (DEFAULT_BINARY_THRESHOLD if threshold is None else threshold)).long()
+            else:
+                got_labels = labels_from_logits(got_t, threshold)
+        agreement = float((got_labels == labels_from_logits(ref_logits, threshold)).double().mean())
         results.append(dict(shape=list(shape), batch=batch, max_abs_diff=max_abs, agreement=agreement))
     return results

@@ -77,6 +77,8 @@ class OrtSegmentor(EncoderDecoder):
         self.test_cfg = dict(source.test_cfg)
         self.train_cfg = {}
         self.num_classes = source.num_classes
+        self.out_channels = getattr(source, 'out_channels', source.num_classes)
+        self.threshold = getattr(source, 'threshold', None)
         self.align_corners = source.align_corners
         for attr in ('CLASSES', 'PALETTE', 'cfg'):
             if hasattr(source, attr):
@@ -101,8 +103,8 @@ class OrtSegmentor(EncoderDecoder):
             raise ValueError(f"{path}: expected one (B, K, h, w) output (exported with output='{HEAD_OUTPUT}'), "
                              f'got {[(o.name, o.shape) for o in outputs]}')
         k = outputs[0].shape[1]
-        if isinstance(k, int) and k != self.num_classes:
-            raise ValueError(f'{path}: graph has {k} classes, the config {self.num_classes}')
+        if isinstance(k, int) and k != self.out_channels:
+            raise ValueError(f'{path}: graph has {k} classes, the config {self.out_channels}')
         return session
 
     def graph_path(self, shape: Tuple[int, ...] = ()) -> str:
@@ -149,7 +151,7 @@ class OrtSegmentor(EncoderDecoder):
         return resize(self.head_logits(img), img.shape[2:], align_corners=self.align_corners)
 
     def simple_test(self, img: Tensor, img_meta: List[Dict], rescale: bool = True) -> List[np.ndarray]:
-        if self.test_cfg.get('mode', 'whole') != 'whole' or img_meta[0].get('flip', False):
+        if self.test_cfg.get('mode', 'whole') != 'whole' or img_meta[0].get('flip', False) or self.out_channels == 1:
             return super().simple_test(img, img_meta, rescale)
         out_size = img_meta[0]['ori_shape'][:2] if rescale else None
         labels = labels_from_head_logits(self.head_logits(img), img.shape[2:], out_size, self.align_corners)

@@ -6,23 +6,13 @@ from typing import Any, Dict, List, Optional
 import cv2
 import numpy as np
 import torch
-from PIL import Image
 
 from ..visualization import draw_overlay
+from ...datasets.standard import CITYSCAPES_TRAINID_TO_LABELID, trainid_to_labelid  # noqa: F401 (re-exported)
 from ...engine.data import to_device
 from ...engine.dist import all_gather_object, get_device
 from ...utils import get_dist_info
 from ...utils.progress import progress_iter
-
-# Cityscapes trainId 0..18 → labelId (evaluation server format); 255 → 0 ("unlabeled")
-CITYSCAPES_TRAINID_TO_LABELID = (7, 8, 11, 12, 13, 17, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 31, 32, 33)
-
-
-def trainid_to_labelid(seg: np.ndarray) -> np.ndarray:
-    lut = np.zeros(256, dtype=np.uint8)
-    lut[:len(CITYSCAPES_TRAINID_TO_LABELID)] = CITYSCAPES_TRAINID_TO_LABELID
-    return lut[np.asarray(seg, dtype=np.int64).clip(0, 255)]
-
 
 def _first_aug_metas(img_metas: Any) -> List[dict]:
     """Per-image metas of the first augmentation (test batches hold a list per aug of a list per image)."""
@@ -31,43 +21,21 @@ def _first_aug_metas(img_metas: Any) -> List[dict]:
     return img_metas
 
 
-def _write_formatted(pred: np.ndarray, meta: dict, dataset: Any, args: Dict[str, Any]) -> None:
-    """Submission PNG ``<imgfile_prefix>/<image basename>.png``: Cityscapes and its night-driving subclasses: label
-    IDs; a dataset's own ``format_prediction`` (LoveDA); otherwise reduce_zero_label: +1 (as 0.24.1)."""
-    from ...datasets import CityscapesDataset
+def _write_formatted(pred: np.ndarray, meta: dict, index: int, dataset: Any, args: Dict[str, Any]) -> None:
+    """Submission PNG ``<imgfile_prefix>/<image basename>.png`` in the dataset's format
+    (``dataset.format_prediction``: Cityscapes label IDs, LoveDA as is, otherwise +1 under reduce_zero_label)."""
     prefix = args.get('imgfile_prefix', 'format_results')
     os.makedirs(prefix, exist_ok=True)
     name = osp.splitext(osp.basename(meta.get('ori_filename', meta.get('filename'))))[0]
-    if isinstance(dataset, CityscapesDataset):
-        out = trainid_to_labelid(pred) if args.get('to_label_id', True) else pred.astype(np.uint8)
-        img = Image.fromarray(out).convert('P')
-        palette = np.zeros((256, 3), dtype=np.uint8)
-        for train_id, label_id in enumerate(CITYSCAPES_TRAINID_TO_LABELID):
-            if train_id < len(getattr(dataset, 'PALETTE', []) or []):
-                palette[label_id] = dataset.PALETTE[train_id]
-        img.putpalette(palette.flatten().tolist())
-    elif hasattr(dataset, 'format_prediction'):
-        img = Image.fromarray(dataset.format_prediction(pred).astype(np.uint8))
-    else:
-        out = pred + 1 if getattr(dataset, 'reduce_zero_label', False) else pred
-        img = Image.fromarray(out.astype(np.uint8))
+    img = dataset.format_prediction(pred, index, to_label_id=args.get('to_label_id', True))
     img.save(osp.join(prefix, f'{name}.png'))
 
 
 def label_file(dataset: Any, index: int) -> Optional[str]:
-    """Path of the label of sample ``index`` through Repeat/Concat wrappers (None when unknown): error messages
-    name the file."""
+    """Path of the label of sample ``index`` (``dataset.label_path``; None when unknown): error messages name
+    the file."""
     try:
-        while True:
-            if hasattr(dataset, 'locate'):  # ConcatDataset
-                part, index = dataset.locate(index)
-                dataset = dataset.datasets[part]
-            elif hasattr(dataset, 'dataset') and not hasattr(dataset, 'img_infos'):  # RepeatDataset
-                index = index % len(dataset.dataset)
-                dataset = dataset.dataset
-            else:
-                seg_map = dataset.img_infos[index]['ann']['seg_map']
-                return osp.join(dataset.ann_dir, seg_map) if dataset.ann_dir else seg_map
+        return dataset.label_path(index)
     except (AttributeError, KeyError, IndexError, TypeError):
         return None
 
@@ -104,7 +72,7 @@ def _run(model: torch.nn.Module, data_loader, evaluator, show_dir, opacity, form
             if show_dir:
                 _show(pred, metas[j], dataset, show_dir, opacity)
             if format_only:
-                _write_formatted(pred, metas[j], dataset, format_args or {})
+                _write_formatted(pred, metas[j], index, dataset, format_args or {})
             if keep_preds:
                 kept[int(index)] = pred
     return kept

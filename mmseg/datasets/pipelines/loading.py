@@ -1,6 +1,7 @@
 """Read images (cv2, BGR) and label maps (pillow, unchanged mode) from disk."""
 import io
 import os.path as osp
+from typing import Optional
 
 import cv2
 import numpy as np
@@ -105,6 +106,17 @@ def reduce_zero_label(gt: np.ndarray) -> np.ndarray:
     return gt
 
 
+def _check_io_args(owner: str, file_client_args: Optional[dict], imdecode_backend: str, decoder: str) -> None:
+    """0.24.1's ``file_client_args``/``imdecode_backend``: accepted with the values this loader implements (local
+    files; images decoded by cv2, labels by pillow, 0.24.1's defaults)."""
+    if file_client_args is not None and dict(file_client_args) != dict(backend='disk'):
+        raise ValueError(f"{owner}: file_client_args={file_client_args!r}: only local files are read "
+                         f"(file_client_args=dict(backend='disk') or leave it out)")
+    if imdecode_backend != decoder:
+        raise ValueError(f"{owner}: imdecode_backend='{imdecode_backend}' is not available; files are decoded with "
+                         f"{decoder} (imdecode_backend='{decoder}', 0.24.1's default, or leave it out)")
+
+
 @TRANSFORMS.register_module()
 class LoadImageFromFile:
     """Load ``img_prefix/img_info['filename']``.
@@ -112,7 +124,9 @@ class LoadImageFromFile:
     Sets img, filename, ori_filename, ori/img/pad_shape, scale_factor (1.0) and an identity img_norm_cfg.
     """
 
-    def __init__(self, to_float32: bool = False, color_type: str = 'color'):
+    def __init__(self, to_float32: bool = False, color_type: str = 'color', file_client_args: Optional[dict] = None,
+                 imdecode_backend: str = 'cv2'):
+        _check_io_args('LoadImageFromFile', file_client_args, imdecode_backend, 'cv2')
         self.to_float32 = to_float32
         self.color_type = color_type
 
@@ -150,7 +164,9 @@ class LoadAnnotations:
     ``[0, num_classes) ∪ {ignore_index}`` raise, and a label whose size differs from ``img`` raises naming both files.
     """
 
-    def __init__(self, reduce_zero_label: bool = False):
+    def __init__(self, reduce_zero_label: bool = False, file_client_args: Optional[dict] = None,
+                 imdecode_backend: str = 'pillow'):
+        _check_io_args('LoadAnnotations', file_client_args, imdecode_backend, 'pillow')
         self.reduce_zero_label = reduce_zero_label
 
     def __call__(self, results: dict) -> dict:

@@ -8,6 +8,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ...registry import MODELS, SEGMENTORS
+from ..decode_heads.decode_head import labels_from_logits, probs_from_logits
 from ..utils import resize
 
 
@@ -91,6 +92,9 @@ class EncoderDecoder(nn.Module):
         self.decode_head = MODELS.build(decode_head)
         self.align_corners = self.decode_head.align_corners
         self.num_classes = self.decode_head.num_classes
+        # a binary head may have one channel (the class-1 logit, labelled by sigmoid > threshold)
+        self.out_channels = getattr(self.decode_head, 'out_channels', self.num_classes)
+        self.threshold = getattr(self.decode_head, 'threshold', None)
         self.train_cfg = dict(train_cfg or {})
         self.test_cfg = dict(test_cfg or dict(mode='whole'))
         if self.test_cfg.get('mode', 'whole') not in ('whole', 'slide'):
@@ -147,7 +151,7 @@ class EncoderDecoder(nn.Module):
         batch, _, h_img, w_img = img.shape
         h_grids = max(h_img - h_crop + h_stride - 1, 0) // h_stride + 1
         w_grids = max(w_img - w_crop + w_stride - 1, 0) // w_stride + 1
-        preds = img.new_zeros((batch, self.num_classes, h_img, w_img))
+        preds = img.new_zeros((batch, self.out_channels, h_img, w_img))
         count = img.new_zeros((batch, 1, h_img, w_img))
         for h_idx in range(h_grids):
             for w_idx in range(w_grids):
@@ -170,14 +174,14 @@ class EncoderDecoder(nn.Module):
         return seg_logit
 
     def inference(self, img: Tensor, img_meta: List[Dict], rescale: bool = True, probs: bool = True) -> Tensor:
-        """(B, 3, H, W) → (B, K, H0, W0) softmax probabilities (logits with ``probs=False``), un-flipped when the
-        meta says flipped."""
+        """(B, 3, H, W) → (B, K, H0, W0) softmax probabilities (a one-channel head: the sigmoid; logits with
+        ``probs=False``), un-flipped when the meta says flipped."""
         if self.test_cfg.get('mode', 'whole') == 'slide':
             output = self.slide_inference(img, img_meta, rescale)
         else:
             output = self.whole_inference(img, img_meta, rescale)
         if probs:
-            output = F.softmax(output, dim=1)
+            output = probs_from_logits(output)
         return self._unflip(output, img_meta)
 
     @staticmethod
@@ -193,8 +197,8 @@ class EncoderDecoder(nn.Module):
     def simple_test(self, img: Tensor, img_meta: List[Dict], rescale: bool = True) -> List[np.ndarray]:
         # The argmax of the logits is the argmax of the official softmax (monotonic per pixel); skipping the
         # softmax saves a full pass over K x H0 x W0 (~120 ms of ~540 for SegNeXt-T at 512x512 on 2 CPU cores).
-        if not rescale:
-            seg_pred = self.inference(img, img_meta, rescale, probs=False).argmax(dim=1)
+        if not rescale or self.out_channels == 1:  # one channel: resize the logit, then sigmoid > threshold
+            seg_pred = labels_from_logits(self.inference(img, img_meta, rescale, probs=False), self.threshold)
             return list(seg_pred.cpu().numpy())
         # At the original size the K class maps can be huge (150 x 3000 x 4000 floats = 7.2 GB): resize and
         # argmax a group of classes at a time; the labels equal inference(...).argmax(1) bit for bit.
@@ -212,7 +216,8 @@ class EncoderDecoder(nn.Module):
         seg_logit = self.inference(imgs[0], img_metas[0], rescale)
         for img, meta in zip(imgs[1:], img_metas[1:]):
             seg_logit = seg_logit + self.inference(img, meta, rescale)
-        seg_pred = (seg_logit / len(imgs)).argmax(dim=1)
+        seg_prob = seg_logit / len(imgs)
+        seg_pred = (seg_prob[:, 0] > self.threshold).long() if self.out_channels == 1 else seg_prob.argmax(dim=1)
         return list(seg_pred.cpu().numpy())
 
     def forward_test(self, imgs: Sequence[Tensor], img_metas: Sequence[List[Dict]],

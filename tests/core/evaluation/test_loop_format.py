@@ -15,7 +15,7 @@ def _bare(cls, reduce_zero_label):
 
 
 def _written(tmp_path, dataset, pred):
-    _write_formatted(pred, {'ori_filename': 'a.jpg'}, dataset, {'imgfile_prefix': str(tmp_path)})
+    _write_formatted(pred, {'ori_filename': 'a.jpg'}, 0, dataset, {'imgfile_prefix': str(tmp_path)})
     return np.array(Image.open(tmp_path / 'a.png'))
 
 
