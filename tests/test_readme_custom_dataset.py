@@ -41,7 +41,7 @@ def config(tmp_path):
 
 
 def _save_readme_config(tmp_path, data: str) -> str:
-    """The README snippet, its ``_base_`` paths resolved against this checkout and ``data/mine`` pointing at ``data``."""
+    """The README snippet, its ``_base_`` paths resolved against this checkout, ``data/mine`` pointing at ``data``."""
     text = readme_config()
     assert "'../_base_/schedules/segnext_adamw_short_300.py'" in text and "'data/mine'" in text
     text = text.replace("'../_base_/", repr(osp.join(ROOT, 'local_configs', '_base_')) + " + '/")
