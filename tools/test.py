@@ -135,6 +135,13 @@ def main(argv=None) -> int:
         cfg.merge_from_dict(args.cfg_options)
     if args.aug_test:
         set_aug_test(cfg)
+    from mmseg.utils import ConfigKeyError
+    from mmseg.utils.config_check import check_config_keys
+    try:
+        check_config_keys(cfg)  # a typo in the model, dataset or pipeline: one line, exit 2, before any work
+    except ConfigKeyError as e:
+        print(f'error: {e}', file=sys.stderr)
+        return 2
     if cfg.get('cudnn_benchmark', False):
         torch.backends.cudnn.benchmark = True
     cfg.model.pretrained = None

@@ -71,6 +71,8 @@ def main(argv=None) -> int:
             from mmseg.utils.low_memory import apply_low_memory
             apply_low_memory(cfg)
         check_train_config(cfg)  # typos and unsupported keys fail here, before any work
+        from mmseg.utils.config_check import check_config_keys
+        check_config_keys(cfg)  # and every keyword of the model, datasets, pipelines and hooks
     except (ConfigError, ConfigKeyError) as e:
         print(f'error: {e}', file=sys.stderr)
         return 2

@@ -83,7 +83,8 @@ def export(model: nn.Module, shape: Tuple[int, int], out: str, opset: int = 17, 
             dyn = {'img': {0: torch.export.Dim.AUTO, 2: torch.export.Dim.AUTO, 3: torch.export.Dim.AUTO}} \
                 if dynamic else None
             program = torch.onnx.export(wrapper, (img,), dynamo=True, opset_version=opset, input_names=['img'],
-                                        output_names=[output], dynamic_shapes=dyn, external_data=False)
+                                        output_names=[output], dynamic_shapes=dyn, external_data=False,
+                                        verbose=False)  # no step-by-step progress lines
             program.save(out)
         elif exporter == 'torchscript':
             torch.onnx.export(wrapper, (img,), out, dynamo=False, opset_version=opset, input_names=['img'],

@@ -7,6 +7,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from ..utils import get_dist_info
+from ..utils.threads import usable_workers
 from ..datasets import collate, worker_init_fn
 from .sampler import InfiniteResumableSampler, SeededDataset, ShardSampler
 
@@ -25,6 +26,7 @@ def _worker_init(worker_id: int, **seeding: Any) -> None:
 def build_train_loader(dataset: Dataset, samples_per_gpu: int, workers_per_gpu: int, seed: int,
                        start_samples: int = 0, shuffle: bool = True) -> DataLoader:
     """Infinite loader over this rank's shard; ``start_samples`` skips what a resumed run already consumed."""
+    workers_per_gpu = usable_workers(workers_per_gpu)  # no more workers than cores
     rank, world = get_dist_info()
     sampler = InfiniteResumableSampler(len(dataset), seed, rank, world, shuffle=shuffle, start=start_samples)
     init = partial(_worker_init, num_workers=workers_per_gpu, rank=rank, seed=seed) if workers_per_gpu else None
@@ -38,6 +40,7 @@ def build_train_loader(dataset: Dataset, samples_per_gpu: int, workers_per_gpu: 
 def build_eval_loader(dataset: Dataset, samples_per_gpu: int = 1, workers_per_gpu: int = 0,
                       distributed: bool = None) -> DataLoader:
     """In-order loader; distributed: each rank its ``rank::world`` shard (padded, evaluator de-duplicates)."""
+    workers_per_gpu = usable_workers(workers_per_gpu)
     rank, world = get_dist_info()
     if not distributed:
         rank, world = 0, 1

@@ -5,15 +5,20 @@ relative to the file) names files merged underneath it; a dict with ``_delete_=T
 value instead of being merged into it.
 """
 import argparse
+import ast
 import copy
 import keyword
 import math
 import os.path as osp
+import textwrap
 import types
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
 BASE_KEY = '_base_'
 DELETE_KEY = '_delete_'
+# The last line of a dumped config: ``__helpers__ = (classes, palette)`` reads the top-level values the original
+# files read themselves (helper variables), so a dump keeps that fact; like every ``__`` name it is not a key.
+HELPERS_KEY = '__helpers__'
 RESERVED_KEYS = ('filename', 'text', 'pretty_text')
 
 
@@ -253,13 +258,28 @@ class _Formatter:
         return open_ + '\n' + ''.join(f'{pad}{p},\n' for p in parts) + ' ' * indent + close
 
 
-def _format_config(cfg: dict, strict: bool) -> str:
+def names_read(text: str) -> set:
+    """Every name the config source reads (``len(classes)``, ``crop_size=crop_size``): its helper variables."""
+    try:
+        tree = ast.parse(text)
+    except SyntaxError:
+        return set()
+    return {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+
+
+def _format_config(cfg: dict, strict: bool, helpers: Sequence[str] = ()) -> str:
     bad = [k for k in cfg if not _is_identifier(k)]
     if bad:
         raise ConfigError(f'cannot write config: top-level key {bad[0]!r} is not a Python identifier')
     # a top-level variable named ``dict`` would shadow the builtin the ``dict(...)`` form calls
     fmt = _Formatter(strict, use_dict_call='dict' not in cfg)
-    return ''.join(f'{k} = {fmt.fmt(v, k)}\n' for k, v in cfg.items())
+    text = ''.join(f'{k} = {fmt.fmt(v, k)}\n' for k, v in cfg.items())
+    if helpers:
+        names = textwrap.fill(', '.join(helpers) + ',', _Formatter.width - 4, initial_indent='    ',
+                              subsequent_indent='    ', break_on_hyphens=False)
+        text += ('# helper variables: values the original config read itself (not keys)\n'
+                 f'{HELPERS_KEY} = (\n{names}\n)\n')
+    return text
 
 
 # ---------------------------------------------------------------------------------------------- Config
@@ -290,7 +310,7 @@ def _set_path(node: Any, parts: Sequence[str], value: Any, done: str) -> Any:
 
 
 def _assign(old: Any, new: Any, path: str) -> Any:
-    if isinstance(new, dict) and isinstance(old, dict):
+    if isinstance(new, dict) and isinstance(old, dict) and not new.get(DELETE_KEY, False):
         return _merge(new, old, 'merge_from_dict', f'{path}.')
     return _strip_delete(new)
 
@@ -342,7 +362,16 @@ class Config:
     @property
     def pretty_text(self) -> str:
         """The resolved config as Python source that :meth:`fromfile` reads back to the same dict."""
-        return _format_config(self._cfg_dict, strict=False)
+        return _format_config(self._cfg_dict, strict=False, helpers=self.helper_keys)
+
+    @property
+    def helper_keys(self) -> List[str]:
+        """Top-level keys that the config's own files read (``classes`` in ``num_classes=len(classes)``).
+
+        A dump lists them on its last line, so a config read back from its dump reports the same keys.
+        """
+        read = names_read(self._text)
+        return [k for k in self._cfg_dict if k in read]
 
     def __getattr__(self, name: str) -> Any:
         cfg_dict = self.__dict__.get('_cfg_dict')
@@ -437,7 +466,8 @@ class Config:
         """Write the resolved config to ``file`` (a ``.py``) so that :meth:`fromfile` reads back an equal dict."""
         if not str(file).endswith('.py'):
             raise ConfigError(f'can only dump to a .py file, got {file}')
-        text = _format_config(self._cfg_dict, strict=True)  # format first: a failure leaves ``file`` untouched
+        # format first: a failure leaves ``file`` untouched
+        text = _format_config(self._cfg_dict, strict=True, helpers=self.helper_keys)
         with open(file, 'w', encoding='utf-8') as f:
             f.write(text)
 

@@ -1,7 +1,9 @@
 """A name → class registry that builds objects from ``dict(type=..., **kwargs)`` configs."""
+import ast
 import difflib
 import inspect
-from typing import Any, Callable, Dict, Optional, Type, Union
+import textwrap
+from typing import Any, Callable, Dict, Optional, Set, Tuple, Type, Union
 
 
 class ConfigKeyError(KeyError):
@@ -16,16 +18,57 @@ def _suggest(word: str, choices) -> str:
     return f" (did you mean '{close[0]}'?)" if close else ''
 
 
-def _accepted_keys(obj: Callable):
-    """Keyword names ``obj`` accepts, or ``None`` when it takes ``**kwargs``."""
-    target = obj.__init__ if inspect.isclass(obj) else obj
+def _forwards_kwargs(init: Callable, varkw: str) -> bool:
+    """True when ``init`` passes its ``**varkw`` on to a parent ``__init__`` (``super().__init__(**kwargs)``)."""
+    try:
+        tree = ast.parse(textwrap.dedent(inspect.getsource(init)))
+    except (OSError, TypeError, SyntaxError):
+        return False
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == '__init__':
+            if any(k.arg is None and isinstance(k.value, ast.Name) and k.value.id == varkw for k in node.keywords):
+                return True
+    return False
+
+
+def _accepted_keys(obj: Callable) -> Optional[Set[str]]:
+    """Keyword names ``obj`` accepts, or ``None`` when it takes ``**kwargs`` that go somewhere we cannot follow.
+
+    A class whose ``__init__`` hands ``**kwargs`` to its parent's ``__init__`` accepts its own names plus the
+    parent's (followed along the MRO); ``object`` and ``torch.nn.Module`` accept no extra keys.
+    """
+    if not inspect.isclass(obj):
+        names, varkw = _signature_keys(obj)
+        return None if varkw else names
+    keys: Set[str] = set()
+    for klass in obj.__mro__:
+        init = klass.__dict__.get('__init__')
+        if init is None:
+            continue
+        if klass is object or klass.__module__.startswith('torch.nn.modules'):
+            return keys  # nothing left to forward to: extra keys would fail here
+        names, varkw = _signature_keys(init)
+        if names is None:
+            return None
+        keys |= names
+        if varkw is None:
+            return keys
+        if not _forwards_kwargs(init, varkw):
+            return None
+    return keys
+
+
+def _signature_keys(target: Callable) -> Tuple[Optional[Set[str]], Optional[str]]:
+    """(named keyword parameters, name of the ``**`` parameter or ``None``); ``(None, None)`` when unreadable."""
     try:
         params = inspect.signature(target).parameters.values()
     except (TypeError, ValueError):
-        return None
-    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params):
-        return None
-    return {p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)} - {'self'}
+        return None, None
+    varkw = next((p.name for p in params if p.kind is inspect.Parameter.VAR_KEYWORD), None)
+    names = {p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)} - {'self'}
+    if varkw is not None and not inspect.isfunction(target):
+        return None, None
+    return names, varkw
 
 
 class Registry:

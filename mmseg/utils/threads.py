@@ -51,3 +51,19 @@ def limit_worker_threads() -> None:
         cv2.setNumThreads(0)
     except ImportError:  # pragma: no cover - opencv is a requirement, but a worker must not die for it
         pass
+
+
+_WORKERS_TOLD: set = set()
+
+
+def usable_workers(workers: int) -> int:
+    """``data.workers_per_gpu`` capped at :func:`available_cores`: more workers than cores only contend for them
+    (and PyTorch warns). The cap is logged once, naming the key to set."""
+    cores = available_cores()
+    if workers <= cores:
+        return workers
+    if (workers, cores) not in _WORKERS_TOLD:
+        _WORKERS_TOLD.add((workers, cores))
+        get_root_logger().info(f'data.workers_per_gpu={workers} but this process may use {cores} cores: using '
+                               f'{cores} DataLoader workers (set data.workers_per_gpu to choose)')
+    return cores

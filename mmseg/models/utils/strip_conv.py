@@ -64,7 +64,8 @@ class _RowConvTransposedWeightGrad(torch.autograd.Function):
                 grad.transpose(2, 3).contiguous(memory_format=fmt), x.transpose(2, 3).contiguous(memory_format=fmt),
                 weight.transpose(2, 3), bias_sizes, [1, 1], [pad_w, pad_h], [1, 1], False, [0, 0], ctx.groups,
                 [False, need_w, need_b])
-            grad_w = grad_wt.transpose(2, 3).contiguous() if need_w else None
+            # in the weight's own strides: DDP's gradient buckets compare strides literally
+            grad_w = torch.empty_like(weight).copy_(grad_wt.transpose(2, 3)) if need_w else None
         return grad_x, grad_w, grad_b, None, None
 
 
