@@ -18,6 +18,7 @@ README_COMMANDS = {
         'tests/test_readme.py::test_ci_runs_exactly_the_readme_test_command',  # .ci/run runs it verbatim
     'pip install torch --index-url https://download.pytorch.org/whl/cpu':
         'tests/test_readme.py::test_cpu_torch_index_is_the_official_one',  # needs the network: checked, not run
+    'python tools/zoo.py list': 'tests/tools/test_zoo_tools.py::test_zoo_list_and_download',
     'python tools/train.py local_configs/segnext/tiny/segnext.tiny.512x512.ade.160k.py':
         _CMDS + 'test_paper_config_commands_as_written',
     './tools/dist_train.sh local_configs/segnext/tiny/segnext.tiny.512x512.ade.160k.py 2':
