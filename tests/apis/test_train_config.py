@@ -57,8 +57,8 @@ def test_mmseg_spellings_are_mapped(tiny_cfg_path, caplog):
     s = check_train_config(_cfg(tiny_cfg_path, **{'optimizer_config.type': 'Fp16OptimizerHook',
                                                   'optimizer_config.loss_scale': 'dynamic',
                                                   'evaluation.gpu_collect': True}))
-    assert s['amp'] == 'fp16'
-    assert check_train_config(_cfg(tiny_cfg_path, fp16=dict(loss_scale='dynamic')))['amp'] == 'fp16'
+    assert s.amp == 'fp16'
+    assert check_train_config(_cfg(tiny_cfg_path, fp16=dict(loss_scale='dynamic'))).amp == 'fp16'
     import logging
     logger = logging.getLogger('mmseg')
     logger.addHandler(caplog.handler)
@@ -69,7 +69,7 @@ def test_mmseg_spellings_are_mapped(tiny_cfg_path, caplog):
     assert 'evaluation.efficient_test has no effect here: predictions are never stored' in caplog.text
     s = check_train_config(_cfg(tiny_cfg_path, **{'optimizer_config.cumulative_iters': 4,
                                                   'log_config.hooks': [dict(type='TensorboardLoggerHook')]}))
-    assert s['accum'] == 4 and s['tensorboard'] and s['max_iters'] == 6 and s['ckpt_interval'] == 3
+    assert s.accum == 4 and s.tensorboard and s.max_iters == 6 and s.ckpt_interval == 3
 
 
 def test_helper_variables_and_every_shipped_config_pass(tmp_path):

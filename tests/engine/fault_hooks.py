@@ -20,7 +20,7 @@ class PauseAt(HookBase):
             return
         open(self.marker, 'w').close()
         deadline = time.monotonic() + self.seconds
-        while time.monotonic() < deadline and not (self.until_signal and self.trainer.stop_signal is not None):
+        while time.monotonic() < deadline and not (self.until_signal and self.trainer.stop_requested is not None):
             time.sleep(0.05)
 
     def before_step(self) -> None:
