@@ -158,3 +158,17 @@ def test_schedule_that_cannot_be_meant_warns_once(tiny_cfg_path, options, keys):
     assert len(warnings) == 1 and keys in warnings[0], warnings
     _, logs = _logged(lambda: check_train_config(_cfg(tiny_cfg_path)))
     assert not [m for lvl, m in logs if lvl == 'WARNING']
+
+
+def test_train_tool_keep_global_batch_needs_the_recipe_batch(tiny_cfg_path, tmp_path, caplog):
+    sys.path.insert(0, ROOT)
+    from tools.train import main
+    import logging
+    logger = logging.getLogger('mmseg')
+    logger.addHandler(caplog.handler)
+    try:
+        assert main([tiny_cfg_path, '--work-dir', str(tmp_path), '--keep-global-batch']) == 2
+    finally:
+        logger.removeHandler(caplog.handler)
+    assert "--keep-global-batch needs the recipe's batch: set data.global_batch in the config" in caplog.text
+    assert not (tmp_path / '.train.lock').exists()
