@@ -1,5 +1,8 @@
 #!/usr/bin/env bash
 # Usage: [GPUS=8 GPUS_PER_NODE=8 CPUS_PER_TASK=5] tools/slurm_train.sh PARTITION JOB_NAME CONFIG [train.py options]
+# Preemptible / time-limited partitions: SRUN_ARGS="--signal=USR1@90" tools/slurm_train.sh P J CONFIG --resume
+#   --requeue-on-signal   (SIGUSR1 90 s before the end: the running iteration is saved, the job requeued, and the
+#   requeued job reruns the same command, which continues from the newest checkpoint; submit with sbatch --requeue)
 set -x
 PARTITION=$1
 JOB_NAME=$2

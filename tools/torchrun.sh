@@ -31,8 +31,21 @@ if ! [[ "$NPROC" =~ ^[1-9][0-9]*$ ]]; then
     exit 2
 fi
 
-PYTHONPATH="$TOOLS/..":$PYTHONPATH \
+# torchrun forwards these signals to the ranks (each rank runs in a session of its own, so a signal to this process
+# group reaches them only this way); SIGUSR1 is the schedulers' warning before a hard kill (SLURM --signal=USR1@90).
+# Without SIGUSR1 in the list torchrun itself dies of it and the ranks never hear of it. (torch >= 2.6 has the flag.)
+SIGNAL_ARGS=()
+TORCH_RUN_PY=$("${PYTHON:-python}" -c "import importlib.util as u, os; print(os.path.join(os.path.dirname(
+    u.find_spec('torch').origin), 'distributed', 'run.py'))" 2>/dev/null)
+if grep -q -- '--signals-to-handle' "$TORCH_RUN_PY" 2>/dev/null; then
+    SIGNAL_ARGS=(--signals-to-handle="${SIGNALS_TO_HANDLE:-SIGTERM,SIGINT,SIGHUP,SIGQUIT,SIGUSR1}")
+fi
+# MAX_RESTARTS=N restarts the ranks after a failure; with tools/train.py --resume they continue from the newest
+# checkpoint, or start from iteration 0 when there is none (one fixed command for requeues and restarts)
+PYTHONPATH="$TOOLS/..":$PYTHONPATH exec \
 "${PYTHON:-python}" -m torch.distributed.run \
+    "${SIGNAL_ARGS[@]}" \
+    --max-restarts="${MAX_RESTARTS:-0}" \
     --nnodes="${NNODES:-1}" \
     --node_rank="${NODE_RANK:-0}" \
     --master_addr="${MASTER_ADDR:-127.0.0.1}" \

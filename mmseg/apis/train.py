@@ -1,4 +1,4 @@
-"""``build_trainer`` (the one reader of the training config), ``train_segmentor`` and seeding helpers."""
+"""``build_trainer`` (the reader of the trainer's sections of the config), ``train_segmentor`` and seeding helpers."""
 import importlib
 import os
 import random
@@ -9,17 +9,17 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from ..engine.data import build_eval_loader, build_train_loader
+from ..engine.data import build_eval_loader, build_train_loader, shutdown_workers
 from ..engine.dist import broadcast_object, get_device, is_distributed
-from ..engine.hooks import (CheckpointHook, EvalHook, LoggerHook, LrSchedulerHook, PreflightHook, SignalGuardHook,
-                            build_custom_hooks)
+from ..engine.hooks import (BestCheckpointHook, CheckpointHook, EvalHook, LoggerHook, LrSchedulerHook, PreflightHook,
+                            SignalGuardHook, build_custom_hooks)
 from ..engine.lr_scheduler import build_lr_scheduler
 from ..engine.optimizer import build_optimizer
 from ..engine.trainer import HookBase, Trainer
 from ..models import load_checkpoint
 from ..models.utils import revert_sync_batchnorm
-from ..utils import ConfigKeyError, get_root_logger
-from .train_config import check_train_config
+from ..utils import ConfigKeyError, get_dist_info, get_root_logger
+from .train_config import TrainSettings, check_train_config, fit_global_batch
 
 
 def init_random_seed(seed: Optional[int] = None) -> int:
@@ -79,35 +79,42 @@ def _evaluation_fn(cfg: Any, val_dataset: Any, distributed: bool, metric: Any) -
 
     def evaluate(model: nn.Module) -> Dict[str, Any]:
         evaluator.reset()
-        test(model, loader, evaluator, keep_preds=False)
+        try:
+            test(model, loader, evaluator, keep_preds=False)
+        finally:  # an error or a stop mid-evaluation must not leave the workers (they ignore SIGTERM) behind
+            shutdown_workers(loader)
         return evaluator.evaluate(metrics, logger=get_root_logger())
     return evaluate
 
 
 def build_trainer(cfg: Any, model: nn.Module, dataset: Any = None, distributed: bool = False,
                   validate: bool = False, timestamp: Optional[str] = None, meta: Optional[Dict[str, Any]] = None,
-                  preflight: bool = True) -> Trainer:
-    """The only code that reads the training config: check it strictly, place the model, build the optimizer,
-    the LR schedule, the data and the hooks, then resume (``cfg.resume_from``) or load weights (``cfg.load_from``).
+                  preflight: bool = True, settings: Optional[TrainSettings] = None) -> Trainer:
+    """Build the trainer from the trainer's sections of the config: place the model, build the optimizer, the LR
+    schedule, the data and the hooks, then resume (``cfg.resume_from``) or load weights (``cfg.load_from``).
 
+    ``settings`` is the config as :func:`~mmseg.apis.train_config.check_train_config` read it (and
+    ``fit_global_batch`` fitted it to the GPUs); ``tools/train.py`` passes it so the config is read once. Without
+    it both run here.
     ``dataset`` defaults to ``cfg.data.train``; ``validate`` evaluates ``cfg.data.val`` every
     ``evaluation.interval`` iterations; ``preflight`` checks every file of the datasets and their agreement with
     the model before the first iteration (``mmseg.datasets.preflight``; cached, so a restart is instant).
     """
     logger = get_root_logger()
-    settings = check_train_config(cfg)
+    distributed = distributed and is_distributed()
+    if settings is None:
+        settings = fit_global_batch(cfg, check_train_config(cfg), get_dist_info()[1] if distributed else 1)
     import_custom_modules(cfg)
     workflow = cfg.get('workflow') or [('train', 1)]
     if [tuple(w)[0] for w in workflow] != ['train']:
         logger.warning(f'workflow {workflow}: only the train phase runs; validation uses `evaluation`')
-    distributed = distributed and is_distributed()
     device = get_device()
     if not distributed or device.type != 'cuda':  # SyncBN only works under a CUDA process group
         if any(isinstance(m, nn.SyncBatchNorm) for m in model.modules()):
             logger.info('SyncBN → BN (not a CUDA distributed run)')
             model = revert_sync_batchnorm(model)
     # channels-last is decided here only: oneDNN's depthwise convolutions are faster NHWC on CPU
-    channels_last = settings['channels_last']
+    channels_last = settings.channels_last
     channels_last = device.type == 'cpu' if channels_last in ('auto', None) else bool(channels_last)
     model = model.to(device)
     if channels_last:
@@ -117,29 +124,33 @@ def build_trainer(cfg: Any, model: nn.Module, dataset: Any = None, distributed: 
     if dataset is None:
         dataset = build_dataset(cfg.data.train)
     dataset = dataset[0] if isinstance(dataset, (list, tuple)) else dataset
-    samples_per_gpu, workers = int(cfg.data.samples_per_gpu), int(cfg.data.get('workers_per_gpu', 0))
+    samples_per_gpu, workers = settings.samples_per_gpu, int(cfg.data.get('workers_per_gpu', 0))
     seed = int(cfg.get('seed') or 0)
 
+    # reads trainer.seed when training starts, not now: resume may replace it with the checkpoint's data seed
     def make_loader(start_samples: int):
         return build_train_loader(dataset, samples_per_gpu, workers, trainer.seed, start_samples=start_samples)
 
-    trainer = Trainer(model, build_optimizer(model, cfg.optimizer), make_loader, settings['max_iters'],
-                      samples_per_gpu, cfg.work_dir, device, amp=settings['amp'], accum=settings['accum'],
-                      grad_clip=settings['grad_clip'], channels_last=channels_last, distributed=distributed,
-                      find_unused_parameters=bool(cfg.get('find_unused_parameters', False)), seed=seed, meta=meta)
-    checkpoint = CheckpointHook(settings['ckpt_interval'], settings['max_keep_ckpts'])
+    log_hook = LoggerHook(settings.log_interval, timestamp or time.strftime('%Y%m%d_%H%M%S', time.localtime()),
+                          tensorboard=settings.tensorboard)
+    trainer = Trainer(model, build_optimizer(model, cfg.optimizer), make_loader, settings.max_iters,
+                      samples_per_gpu, cfg.work_dir, device, amp=settings.amp, accum=settings.accum,
+                      grad_clip=settings.grad_clip, channels_last=channels_last, distributed=distributed,
+                      find_unused_parameters=bool(cfg.get('find_unused_parameters', False)), seed=seed, meta=meta,
+                      make_writers=lambda: log_hook.open_writers(trainer))
+    checkpoint = CheckpointHook(settings.ckpt_interval, settings.max_keep_ckpts)
     hooks: List[HookBase] = [
-        LrSchedulerHook(build_lr_scheduler(trainer.optimizer, cfg.lr_config, settings['max_iters'])),
-        LoggerHook(settings['log_interval'], timestamp or time.strftime('%Y%m%d_%H%M%S', time.localtime()),
-                   tensorboard=settings['tensorboard']),
+        LrSchedulerHook(build_lr_scheduler(trainer.optimizer, cfg.lr_config, settings.max_iters)),
+        log_hook,
         checkpoint,
     ]
     built = {'train': dataset}
     if validate:
         built['val'] = build_dataset(cfg.data.val, dict(test_mode=True))
-        hooks.append(EvalHook(_evaluation_fn(cfg, built['val'], distributed, settings['eval_metric']),
-                              settings['eval_interval'], settings['save_best'], list(built['val'].CLASSES),
-                              settings['eval_on_error']))
+        hooks.append(EvalHook(_evaluation_fn(cfg, built['val'], distributed, settings.eval_metric),
+                              settings.eval_interval, list(built['val'].CLASSES), settings.eval_on_error))
+        if settings.save_best:
+            hooks.append(BestCheckpointHook(settings.save_best))
     if preflight:
         from ..datasets.preflight import preflight_once
         hooks.append(PreflightHook(lambda: preflight_once(cfg, splits=tuple(built), work_dir=cfg.work_dir,
@@ -156,9 +167,9 @@ def build_trainer(cfg: Any, model: nn.Module, dataset: Any = None, distributed: 
 
 def train_segmentor(model: nn.Module, dataset: Any, cfg: Any, distributed: bool = False, validate: bool = False,
                     timestamp: Optional[str] = None, meta: Optional[Dict[str, Any]] = None,
-                    preflight: bool = True) -> Trainer:
+                    preflight: bool = True, settings: Optional[TrainSettings] = None) -> Trainer:
     """Train ``model`` on ``dataset`` (or ``[dataset]``) per ``cfg`` (mmseg 0.24.1's entry point); returns the
     finished :class:`~mmseg.engine.Trainer`. See :func:`build_trainer`."""
-    trainer = build_trainer(cfg, model, dataset, distributed, validate, timestamp, meta, preflight)
+    trainer = build_trainer(cfg, model, dataset, distributed, validate, timestamp, meta, preflight, settings)
     trainer.train()
     return trainer

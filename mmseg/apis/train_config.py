@@ -5,8 +5,9 @@ MMSegmentation 0.x keys that we honour differently are mapped (``fp16``/``Fp16Op
 or rejected with what to use instead; keys that change nothing here are logged once, never dropped silently.
 """
 import ast
+import dataclasses
 import difflib
-from typing import Any, Dict, Iterable, Optional
+from typing import Any, Dict, Iterable, Optional, Union
 
 from ..utils import ConfigKeyError, get_root_logger
 
@@ -34,7 +35,8 @@ SECTIONS: Dict[str, Dict[str, Optional[str]]] = {
     'log_config': {'interval': None, 'hooks': None},
     'optimizer_config': {'type': None, 'grad_clip': None, 'cumulative_iters': None, 'loss_scale': None,
                          'distributed': 'DDP is used whenever the run is distributed'},
-    'data': {'samples_per_gpu': None, 'workers_per_gpu': None, 'train': None, 'val': None, 'test': None},
+    'data': {'samples_per_gpu': None, 'workers_per_gpu': None, 'global_batch': None, 'train': None, 'val': None,
+             'test': None},
 }
 REJECTED = {
     'runner.max_epochs': "epoch-based training is not supported: use runner = dict(type='IterBasedRunner', "
@@ -45,7 +47,6 @@ REJECTED = {
     'data.val_dataloader': 'the validation loader uses one image per GPU and data.workers_per_gpu',
     'data.test_dataloader': 'the test loader uses one image per GPU and data.workers_per_gpu',
 }
-_TOLD: set = set()  # keys already logged as having no effect (the config is checked by the tool, then the trainer)
 LOG_HOOKS = {'TextLoggerHook', 'TensorboardLoggerHook'}
 OPTIMIZER_HOOKS = {'OptimizerHook', 'GradientCumulativeOptimizerHook', 'Fp16OptimizerHook',
                    'GradientCumulativeFp16OptimizerHook'}
@@ -65,8 +66,30 @@ def names_used_in(text: str) -> set:
     return {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
 
 
-def check_train_config(cfg: Any) -> Dict[str, Any]:
-    """Validate ``cfg`` for training; return the settings the trainer uses (mapped from MMSeg spellings)."""
+@dataclasses.dataclass(frozen=True)
+class TrainSettings:
+    """What the trainer reads from a training config, checked and mapped from MMSeg spellings (one reading:
+    ``tools/train.py`` checks the config once and passes this into ``build_trainer``)."""
+    max_iters: int
+    samples_per_gpu: int
+    accum: int
+    amp: Optional[str]
+    grad_clip: Optional[Dict[str, Any]]
+    ckpt_interval: int
+    max_keep_ckpts: int
+    eval_interval: int
+    eval_metric: Any
+    save_best: Optional[str]
+    eval_on_error: str
+    log_interval: int
+    tensorboard: bool
+    channels_last: Union[str, bool, None]
+    global_batch: Optional[int]  # the recipe's total images per optimizer step (data.global_batch)
+
+
+def check_train_config(cfg: Any) -> TrainSettings:
+    """Validate ``cfg`` for training (errors before any work, warnings for a schedule that cannot be meant);
+    return the settings the trainer uses."""
     logger = get_root_logger()
     used = names_used_in(cfg.text)
     for key in cfg.keys():
@@ -86,8 +109,7 @@ def check_train_config(cfg: Any) -> Dict[str, Any]:
                 raise ConfigKeyError(f'{full} is not supported: {REJECTED[full]}')
             if key not in known:
                 raise ConfigKeyError(f"unknown key '{full}'{_close(full, [f'{section}.{k}' for k in known])}")
-            if known[key] is not None and full not in _TOLD:
-                _TOLD.add(full)
+            if known[key] is not None:
                 logger.info(f'{full} has no effect here: {known[key]}')
 
     runner = dict(cfg.get('runner') or {})
@@ -128,9 +150,7 @@ def check_train_config(cfg: Any) -> Dict[str, Any]:
     if 'Fp16' in opt_type or cfg.get('fp16') is not None:
         if amp == 'bf16':
             raise ConfigKeyError("amp='bf16' contradicts fp16 / Fp16OptimizerHook in the config: keep one")
-        if 'fp16' not in _TOLD:
-            _TOLD.add('fp16')
-            logger.info('fp16 / Fp16OptimizerHook in the config: training with amp=fp16 and a dynamic GradScaler')
+        logger.info('fp16 / Fp16OptimizerHook in the config: training with amp=fp16 and a dynamic GradScaler')
         amp = 'fp16'
     if 'loss_scale' in opt_cfg and opt_cfg['loss_scale'] != 'dynamic':
         raise ConfigKeyError(f"optimizer_config.loss_scale={opt_cfg['loss_scale']!r} is not supported: fp16 uses a "
@@ -142,11 +162,97 @@ def check_train_config(cfg: Any) -> Dict[str, Any]:
     channels_last = cfg.get('channels_last', 'auto')
     if channels_last not in ('auto', None, True, False):
         raise ConfigKeyError(f"channels_last must be 'auto', True or False, got {channels_last!r}")
-    return dict(
-        max_iters=max_iters, amp=amp, accum=accum, grad_clip=opt_cfg.get('grad_clip'),
+    data = dict(cfg.get('data') or {})
+    samples_per_gpu = data.get('samples_per_gpu')
+    if not isinstance(samples_per_gpu, int) or samples_per_gpu < 1:
+        raise ConfigKeyError(f'data.samples_per_gpu must be a positive integer, got {samples_per_gpu!r}')
+    global_batch = data.get('global_batch')
+    if global_batch is not None and (not isinstance(global_batch, int) or global_batch < 1):
+        raise ConfigKeyError(f'data.global_batch must be a positive integer (the recipe\'s images per optimizer '
+                             f'step over all GPUs), got {global_batch!r}')
+    settings = TrainSettings(
+        max_iters=max_iters, samples_per_gpu=samples_per_gpu, accum=accum, amp=amp, grad_clip=opt_cfg.get('grad_clip'),
         ckpt_interval=int(ckpt.get('interval', max_iters)), max_keep_ckpts=ckpt.get('max_keep_ckpts') or -1,
         eval_interval=int(evaluation.get('interval', max_iters)), eval_metric=evaluation.get('metric', 'mIoU'),
         save_best=evaluation.get('save_best'), eval_on_error=evaluation.get('on_error', 'stop'),
         log_interval=int(log_cfg.get('interval', 50)), tensorboard='TensorboardLoggerHook' in hook_types,
-        channels_last=channels_last,
-    )
+        channels_last=channels_last, global_batch=global_batch)
+    warn_schedule(cfg, settings)
+    return settings
+
+
+def warn_schedule(cfg: Any, settings: TrainSettings) -> None:
+    """One warning per schedule that trains but cannot be what was meant, naming the keys and the fix."""
+    logger = get_root_logger()
+    n = settings.max_iters
+    lr_cfg = dict(cfg.get('lr_config') or {})
+    warmup_iters = int(lr_cfg.get('warmup_iters') or 0) if lr_cfg.get('warmup') else 0
+    if warmup_iters > n:
+        logger.warning(f'lr_config.warmup_iters={warmup_iters} is longer than runner.max_iters={n}: the run ends '
+                       'inside the warmup; shorten lr_config.warmup_iters or raise runner.max_iters')
+    low = _fraction_below(lr_cfg, n, 0.01)
+    if low is not None and low > 0.5:
+        logger.warning(f'the learning rate stays below 1% of its base for {low:.0%} of the run (lr_config: '
+                       f'{lr_cfg}, runner.max_iters={n}); check lr_config.min_lr, step/gamma, warmup_ratio and '
+                       'warmup_iters against runner.max_iters')
+    if settings.ckpt_interval > n:
+        logger.warning(f'checkpoint_config.interval={settings.ckpt_interval} is beyond runner.max_iters={n}: only '
+                       'the last iteration is saved, so a stop loses the whole run; set checkpoint_config.interval '
+                       f'<= {n}')
+    if settings.eval_interval > n:
+        logger.warning(f'evaluation.interval={settings.eval_interval} is beyond runner.max_iters={n}: training '
+                       f'never evaluates; set evaluation.interval <= {n}, or train with --no-validate')
+
+
+def _fraction_below(lr_cfg: Dict[str, Any], max_iters: int, ratio: float) -> Optional[float]:
+    """Fraction of the iterations (1000 sampled) whose lr is below ``ratio`` × its base."""
+    import torch
+    from ..engine.lr_scheduler import build_lr_scheduler
+    opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=1.)
+    try:
+        sched = build_lr_scheduler(opt, lr_cfg, max_iters)  # a bad lr_config fails here, before any work
+    except (ValueError, TypeError):
+        return None
+    points = sorted({int(i * max_iters / 1000) for i in range(1000)})
+    return sum(sched.lr_at(1., it) < ratio for it in points) / len(points)
+
+
+def fit_global_batch(cfg: Any, settings: TrainSettings, world_size: int, keep: bool = False,
+                     scale_lr: bool = False) -> TrainSettings:
+    """Log GPUs × samples_per_gpu × accumulation against the recipe's ``data.global_batch``; warn once when they
+    differ. ``keep`` (``--keep-global-batch``) sets samples_per_gpu = global ÷ GPUs, split into gradient
+    accumulation when that is more than the config's samples_per_gpu (the memory it was planned for);
+    ``scale_lr`` (``--auto-scale-lr``) scales ``optimizer.lr`` by actual ÷ recipe batch (linear rule). Both
+    change ``cfg`` too, so the dumped config is what ran."""
+    logger = get_root_logger()
+    spg, accum, target = settings.samples_per_gpu, settings.accum, settings.global_batch
+    flag = '--keep-global-batch' if keep else '--auto-scale-lr' if scale_lr else None
+    if target is None:
+        if flag:
+            raise ConfigKeyError(f'{flag} needs the recipe\'s batch: set data.global_batch in the config')
+        logger.info(f'global batch: {world_size} GPU(s) x {spg} samples_per_gpu x {accum} accumulation = '
+                    f'{world_size * spg * accum} (the config sets no data.global_batch)')
+        return settings
+    if keep:
+        if target % world_size:
+            raise ConfigKeyError(f'--keep-global-batch: data.global_batch={target} does not divide over '
+                                 f'{world_size} GPUs; use a GPU count that divides it, or --auto-scale-lr')
+        per_gpu = target // world_size
+        spg = max(d for d in range(1, min(spg, per_gpu) + 1) if per_gpu % d == 0)
+        accum = per_gpu // spg
+        cfg.data.samples_per_gpu = spg
+        cfg.optimizer_config = dict(cfg.get('optimizer_config') or {}, cumulative_iters=accum)
+    actual = world_size * spg * accum
+    logger.info(f'global batch: {world_size} GPU(s) x {spg} samples_per_gpu x {accum} accumulation = {actual}; '
+                f'the recipe (data.global_batch) is {target}')
+    if actual != target:
+        if scale_lr:
+            factor = actual / target
+            cfg.optimizer['lr'] = cfg.optimizer['lr'] * factor
+            logger.info(f'--auto-scale-lr: optimizer.lr x {actual}/{target} = {cfg.optimizer["lr"]:.4g}')
+        else:
+            logger.warning(f'the global batch {actual} is not the recipe\'s {target} (data.global_batch), whose '
+                           'learning rate and schedule it keeps: add --keep-global-batch (samples_per_gpu = '
+                           f'{target} / GPUs, with gradient accumulation where needed) or --auto-scale-lr '
+                           f'(optimizer.lr x {actual}/{target})')
+    return dataclasses.replace(settings, samples_per_gpu=spg, accum=accum)

@@ -140,6 +140,53 @@ def list_iter_checkpoints(work_dir: str) -> List[Tuple[int, str]]:
     return sorted(found)
 
 
+def verify_checkpoint(path: str, expected_iter: Optional[int] = None) -> Optional[str]:
+    """Why ``path`` cannot be resumed from (it does not load, has no state dict or optimizer state, or claims
+    another iteration than ``expected_iter``), or ``None`` when it can."""
+    try:
+        ckpt = read_checkpoint(path)
+    except Exception as e:  # truncated, not a torch file, unreadable: the reason goes into the log
+        return f'it does not load ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ""})'
+    if not isinstance(ckpt, dict) or not isinstance(ckpt.get('state_dict'), dict) or not ckpt['state_dict']:
+        return 'it has no state_dict'
+    it = (ckpt.get('meta') or {}).get('iter')
+    if not isinstance(it, int) or it < 0:
+        return f'its meta has no iteration (meta.iter={it!r})'
+    if expected_iter is not None and it != expected_iter:
+        return f'it claims iteration {it}, not {expected_iter}'
+    opt = ckpt.get('optimizer')
+    if not isinstance(opt, dict) or 'state' not in opt or 'param_groups' not in opt:
+        return 'it has no optimizer state'
+    return None
+
+
+def select_resume_checkpoint(work_dir: str) -> Optional[str]:
+    """The newest checkpoint of ``work_dir`` that verifies (:func:`verify_checkpoint`): ``iter_N.pth`` by
+    decreasing N, then ``latest.pth``; ``None`` when there is none. Run on rank 0 only: it repairs the folder.
+
+    Each file skipped is logged with the reason and renamed ``<name>.corrupt`` (kept, never deleted), and
+    ``latest.pth`` is linked to the one chosen, so ``latest.pth`` and ``iter_N.pth`` never disagree.
+    """
+    logger = get_root_logger()
+    latest = os.path.join(work_dir, LATEST)
+    candidates: List[Tuple[str, Optional[int]]] = [(p, n) for n, p in reversed(list_iter_checkpoints(work_dir))]
+    if os.path.isfile(latest):
+        candidates.append((latest, None))
+    chosen = None
+    for path, n in candidates:
+        reason = verify_checkpoint(path, n)
+        if reason is None:
+            chosen = path
+            break
+        logger.warning(f'resume: skipping {path}: {reason}; kept as {os.path.basename(path)}.corrupt')
+        os.replace(path, path + '.corrupt')
+    if chosen is not None and chosen != latest:
+        if not (os.path.isfile(latest) and os.path.samefile(latest, chosen)):
+            _link_latest(chosen)
+            logger.info(f'resume: {LATEST} now links {os.path.basename(chosen)}')
+    return chosen
+
+
 def find_latest_checkpoint(work_dir: str) -> Optional[str]:
     """``work_dir/latest.pth`` if present, else the ``iter_N.pth`` with the largest N, else ``None``."""
     latest = os.path.join(work_dir, LATEST)

@@ -1,7 +1,17 @@
-"""Dataloaders for training (infinite, resumable) and evaluation (sharded, in order)."""
+"""Dataloaders for training (infinite, resumable) and evaluation (sharded, in order).
+
+Their workers ignore SIGTERM/SIGINT (see :func:`_worker_init`), so nothing may leave them to the interpreter's
+exit: ``multiprocessing`` terminates daemonic children with SIGTERM at exit and then joins them, which waits
+forever, and an exception raised in a worker keeps its iterator alive in the traceback. Every loader built here
+records its iterators; :func:`shutdown_workers` stops them on every exit path (the trainer's ``finally``, the
+evaluation's ``finally``, ``tools/train.py`` and, as a last resort, an ``atexit`` handler that runs before
+PyTorch's own, after which PyTorch would no longer shut them down).
+"""
+import atexit
 import signal
+import weakref
 from functools import partial
-from typing import Any
+from typing import Any, Optional
 
 import torch
 from torch.utils.data import DataLoader, Dataset
@@ -23,6 +33,45 @@ def _worker_init(worker_id: int, **seeding: Any) -> None:
         worker_init_fn(worker_id, **seeding)
 
 
+_ITERATORS: 'weakref.WeakKeyDictionary[Any, int]' = weakref.WeakKeyDictionary()  # live iterator -> id(loader)
+
+
+class TrackedLoader(DataLoader):
+    """A ``DataLoader`` whose worker iterators :func:`shutdown_workers` can find and stop."""
+
+    def _get_iterator(self):
+        it = super()._get_iterator()
+        if hasattr(it, '_shutdown_workers'):
+            _ITERATORS[it] = id(self)
+        return it
+
+
+def shutdown_workers(loader: Optional[DataLoader] = None, timeout: float = 5.) -> int:
+    """Stop the worker processes of ``loader``'s live iterators (of every tracked loader when ``None``).
+
+    Workers get PyTorch's shutdown sentinel and ``timeout`` seconds to exit; a worker still alive then (busy in a
+    slow transform) is killed, since it ignores SIGTERM. Returns the number of iterators shut down.
+    """
+    n = 0
+    for it, owner in list(_ITERATORS.items()):
+        if loader is not None and owner != id(loader):
+            continue
+        _ITERATORS.pop(it, None)
+        workers = list(getattr(it, '_workers', []))
+        try:
+            it._shutdown_workers()
+        finally:
+            for w in workers:
+                if w.is_alive():
+                    w.kill()
+                    w.join(timeout)
+        n += 1
+    return n
+
+
+atexit.register(shutdown_workers)  # registered after PyTorch's own handler, so it runs before it
+
+
 def build_train_loader(dataset: Dataset, samples_per_gpu: int, workers_per_gpu: int, seed: int,
                        start_samples: int = 0, shuffle: bool = True) -> DataLoader:
     """Infinite loader over this rank's shard; ``start_samples`` skips what a resumed run already consumed."""
@@ -30,7 +79,7 @@ def build_train_loader(dataset: Dataset, samples_per_gpu: int, workers_per_gpu: 
     rank, world = get_dist_info()
     sampler = InfiniteResumableSampler(len(dataset), seed, rank, world, shuffle=shuffle, start=start_samples)
     init = partial(_worker_init, num_workers=workers_per_gpu, rank=rank, seed=seed) if workers_per_gpu else None
-    return DataLoader(SeededDataset(dataset), batch_size=samples_per_gpu, sampler=sampler,
+    return TrackedLoader(SeededDataset(dataset), batch_size=samples_per_gpu, sampler=sampler,
                       num_workers=workers_per_gpu, collate_fn=collate, worker_init_fn=init,
                       pin_memory=torch.cuda.is_available(), persistent_workers=workers_per_gpu > 0,
                       # own generator: creating the iterator must not consume the global RNG (exact resume)
@@ -44,7 +93,7 @@ def build_eval_loader(dataset: Dataset, samples_per_gpu: int = 1, workers_per_gp
     rank, world = get_dist_info()
     if not distributed:
         rank, world = 0, 1
-    return DataLoader(dataset, batch_size=samples_per_gpu, sampler=ShardSampler(len(dataset), rank, world),
+    return TrackedLoader(dataset, batch_size=samples_per_gpu, sampler=ShardSampler(len(dataset), rank, world),
                       num_workers=workers_per_gpu, collate_fn=collate, shuffle=False,
                       worker_init_fn=_worker_init if workers_per_gpu else None,
                       pin_memory=torch.cuda.is_available(), generator=torch.Generator().manual_seed(0))

@@ -37,7 +37,16 @@ def init_dist(launcher: str, backend: str = 'nccl', port: int = None) -> None:
                            'start with torchrun (tools/dist_train.sh) or srun (tools/slurm_train.sh)')
     if torch.cuda.is_available():
         torch.cuda.set_device(int(os.environ.get('LOCAL_RANK', 0)) % torch.cuda.device_count())
-    dist.init_process_group(backend=backend)
+    attempt = os.environ.get('TORCHELASTIC_RESTART_COUNT')
+    if attempt is None:
+        dist.init_process_group(backend=backend)
+        return
+    # torchrun --max-restarts: the static rendezvous keeps one store for every attempt, so a restarted rank reads
+    # the previous attempt's keys (gloo connects to a dead peer's address, or waits on a count already reached).
+    # Each attempt gets keys of its own.
+    store, rank, world = next(dist.rendezvous('env://'))
+    dist.init_process_group(backend=backend, store=dist.PrefixStore(f'attempt_{attempt}/', store), rank=rank,
+                            world_size=world)
 
 
 def close_dist() -> None:
@@ -75,6 +84,13 @@ def all_reduce_sum(t: torch.Tensor) -> torch.Tensor:
     """Sum ``t`` over ranks in place (no-op on one process); returns ``t``."""
     if is_distributed():
         dist.all_reduce(t)
+    return t
+
+
+def all_reduce_max(t: torch.Tensor) -> torch.Tensor:
+    """Element-wise max of ``t`` over ranks in place (no-op on one process); returns ``t``."""
+    if is_distributed():
+        dist.all_reduce(t, op=dist.ReduceOp.MAX)
     return t
 
 

@@ -7,9 +7,10 @@ PreflightHook          0         runs the dataset/config checks before the first
 LrSchedulerHook        10        sets every group's lr before each step
 LoggerHook             20        log line + JSON + TensorBoard every ``interval``; progress bar or line
 CheckpointHook         30        ``iter_N.pth`` + ``latest.pth`` every ``interval`` and at the end
-EvalHook               50        evaluation after the checkpoint of the same iteration is on disk; best ckpt
+EvalHook               50        evaluation after the checkpoint of the same iteration is on disk
 (custom_hooks)         50        user hooks from the config, ``priority`` as given
-SignalGuardHook        90        SIGTERM/SIGINT: stop after the current iteration with its checkpoint saved
+BestCheckpointHook     55        ``best_<metric>_iter_N.pth`` when the evaluation just recorded improves it
+SignalGuardHook        90        SIGTERM/SIGINT/SIGUSR1: stop after the current iteration with its checkpoint
 =====================  ========  ===========================================================================
 """
 import contextlib
@@ -29,7 +30,7 @@ from ..registry import HOOKS
 from ..utils.progress import ProgressLine
 from .checkpoint import list_iter_checkpoints
 from .log_writers import format_train_line, make_writers
-from .trainer import HookBase, TrainingAborted, TrainingInterrupted
+from .trainer import EvaluationStopped, HookBase, TrainingAborted, TrainingInterrupted
 
 
 class EvaluationError(RuntimeError):
@@ -69,11 +70,13 @@ class LoggerHook(HookBase):
         self.progress_every, self.is_tty = progress_every, is_tty
         self._progress: Optional[ProgressLine] = None
 
+    def open_writers(self, trainer: Any) -> List[Any]:
+        """The writers this logging setup asks for (the trainer opens them on rank 0 and owns them)."""
+        return make_writers(trainer.work_dir, self.timestamp, trainer.meta, self.tensorboard)
+
     def before_train(self) -> None:
         t = self.trainer
         self._t0, self._it0 = time.perf_counter(), t.iter
-        if t.rank == 0:
-            t.writers = make_writers(t.work_dir, self.timestamp, t.meta, self.tensorboard)
         desc = f'train (from iteration {t.iter})' if t.iter else 'train'
         self._progress = ProgressLine(t.max_iters - t.iter, desc, interval=self.progress_every, enabled=t.rank == 0,
                                       tty=self.is_tty, unit='iter', logger=t.logger)
@@ -89,17 +92,14 @@ class LoggerHook(HookBase):
         eta = (time.perf_counter() - self._t0) / max(t.iter - self._it0, 1) * (t.max_iters - t.iter)
         mem = int(torch.cuda.max_memory_allocated(t.device) / 2 ** 20) if t.device.type == 'cuda' else None
         t.logger.info(format_train_line(t.iter, t.max_iters, t.lr, eta, values, mem))
-        record = {'epoch': 1, 'lr': t.lr, **values}
+        record = {'epoch': 1, 'lr': t.lr, **values}  # 'epoch': the mmseg 0.x JSON log format has it
         if mem is not None:
             record['memory'] = mem
-        for w in t.writers:
-            w.write('train', record, t.iter)
+        t.record('train', record)
 
     def after_train(self) -> None:
         if self._progress is not None:
             self._progress.close()
-        for w in self.trainer.writers:
-            w.close()
 
 
 class CheckpointHook(HookBase):
@@ -167,29 +167,21 @@ def forked_rng(device: torch.device):
 
 
 class EvalHook(HookBase):
-    """Every ``interval`` iterations: ``evaluate(model) -> results`` (metrics by name, per-class arrays),
-    logged and written; keeps ``best_<metric>_iter_N.pth`` when ``save_best``.
+    """Every ``interval`` iterations: ``evaluate(model) -> results`` (metrics by name, per-class arrays), recorded
+    as the 'val' phase (:meth:`Trainer.record`) and logged.
 
     ``on_error='stop'`` (default) raises :class:`EvaluationError` (the checkpoint of the iteration is on disk, the
-    message names what failed); ``'continue'`` logs the error and trains on.
+    message names what failed); ``'continue'`` logs the error and trains on. A stop signal during the evaluation
+    ends it at once (single process; see :meth:`Trainer.interruptible`).
     """
     priority = 50
 
     def __init__(self, evaluate: Callable[[torch.nn.Module], Dict[str, Any]], interval: int,
-                 save_best: Optional[str] = None, class_names: Optional[Sequence[str]] = None,
-                 on_error: str = 'stop') -> None:
+                 class_names: Optional[Sequence[str]] = None, on_error: str = 'stop') -> None:
         if on_error not in ('stop', 'continue'):
             raise ValueError(f"evaluation.on_error must be 'stop' or 'continue', got {on_error!r}")
-        self.evaluate, self.interval, self.save_best = evaluate, interval, save_best
+        self.evaluate, self.interval = evaluate, interval
         self.class_names, self.on_error = class_names, on_error
-        self.best_score: Optional[float] = None
-        self.best_ckpt: Optional[str] = None
-
-    def state_dict(self) -> Dict[str, Any]:
-        return {'best_score': self.best_score, 'best_ckpt': self.best_ckpt} if self.save_best else {}
-
-    def load_state_dict(self, state: Dict[str, Any]) -> None:
-        self.best_score, self.best_ckpt = state.get('best_score'), state.get('best_ckpt')
 
     def after_step(self) -> None:
         t = self.trainer
@@ -199,10 +191,13 @@ class EvalHook(HookBase):
             for buf in t.model.buffers():
                 torch.distributed.broadcast(buf, 0)
         try:
-            with forked_rng(t.device):
+            with forked_rng(t.device), t.interruptible():
                 results = self.evaluate(t.model)
-        except TrainingInterrupted:
+        except (TrainingInterrupted, TrainingAborted):
             raise
+        except EvaluationStopped as e:
+            t.logger.warning(f'evaluation at iteration {t.iter} stopped by signal {e.signum}')
+            return
         except Exception as e:
             msg = f'evaluation at iteration {t.iter} failed: {type(e).__name__}: {e}'
             if self.on_error == 'continue':
@@ -217,20 +212,38 @@ class EvalHook(HookBase):
         for k, v in results.items():  # per-class arrays as IoU.<class>, Acc.<class> (mmseg 0.x log keys)
             if isinstance(v, np.ndarray) and self.class_names is not None and len(v) == len(self.class_names):
                 record.update({f'{k}.{n}': float(x) for n, x in zip(self.class_names, v)})
+        t.record('val', record)
         if t.rank == 0:
-            for w in t.writers:
-                w.write('val', record, t.iter)
             t.logger.info(f'Iter(val) [{t.iter}]\t' + ', '.join(f'{k}: {v:.4f}' for k, v in scalars.items()))
-        if self.save_best:
-            self._update_best(scalars)
 
-    def _update_best(self, scalars: Dict[str, float]) -> None:
+
+class BestCheckpointHook(HookBase):
+    """Keeps ``best_<metric>_iter_N.pth``: after an evaluation recorded at this iteration (the 'val' phase of
+    :meth:`Trainer.record`) whose ``metric`` beats the best so far (``'auto'``: the first metric other than aAcc).
+    The previous best file is removed; the best score and file survive resume (hook state)."""
+    priority = 55
+
+    def __init__(self, metric: str) -> None:
+        self.metric = metric
+        self.best_score: Optional[float] = None
+        self.best_ckpt: Optional[str] = None
+
+    def state_dict(self) -> Dict[str, Any]:
+        return {'best_score': self.best_score, 'best_ckpt': self.best_ckpt}
+
+    def load_state_dict(self, state: Dict[str, Any]) -> None:
+        self.best_score, self.best_ckpt = state.get('best_score'), state.get('best_ckpt')
+
+    def after_step(self) -> None:
         t = self.trainer
-        key = self.save_best if self.save_best != 'auto' else next(iter(
-            [m for m in scalars if m != 'aAcc'] or ['aAcc']))
-        if key not in scalars:
-            raise KeyError(f"evaluation.save_best '{key}' is not among the metrics {sorted(scalars)}")
-        score = scalars[key]
+        step, values = t.latest.get('val', (None, {}))
+        if step != t.iter:
+            return
+        metrics = {k: v for k, v in values.items() if k != 'lr' and '.' not in k}  # no per-class entries
+        key = self.metric if self.metric != 'auto' else next(iter([m for m in metrics if m != 'aAcc'] or ['aAcc']))
+        if key not in metrics:
+            raise KeyError(f"evaluation.save_best '{key}' is not among the metrics {sorted(metrics)}")
+        score = metrics[key]
         if self.best_score is not None and not score > self.best_score:
             return
         old = self.best_ckpt
@@ -243,8 +256,10 @@ class EvalHook(HookBase):
 
 
 class SignalGuardHook(HookBase):
-    """SIGTERM/SIGINT (to the main process or the whole process group) stop training after the iteration that is
-    running: its checkpoint is written (unless already on disk), then :class:`TrainingInterrupted` is raised.
+    """SIGTERM/SIGINT/SIGUSR1 (to the main process or the whole process group) stop training after the iteration
+    that is running: its checkpoint is written (unless already on disk), then :class:`TrainingInterrupted` is
+    raised. SIGUSR1 is the schedulers' warning before a hard kill (SLURM ``--signal=USR1@90``, submitit). A signal
+    during an evaluation ends the evaluation at once (:meth:`Trainer.interruptible`).
 
     A second SIGINT more than ``repeat_window`` seconds after the first (a second Ctrl-C) stops at once by raising
     :class:`TrainingAborted`: nothing is written, a save in progress is abandoned (its temp file is removed), so no
@@ -252,7 +267,7 @@ class SignalGuardHook(HookBase):
     (a terminal or ``torchrun`` delivering one Ctrl-C along two paths) and repeated SIGTERMs are only logged.
     """
     priority = 90
-    SIGNALS = (signal.SIGTERM, signal.SIGINT)
+    SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGUSR1)
 
     def __init__(self, checkpoint: CheckpointHook, repeat_window: float = 1.0) -> None:
         self.checkpoint, self.repeat_window = checkpoint, repeat_window
@@ -269,10 +284,11 @@ class SignalGuardHook(HookBase):
     def _on_signal(self, signum: int, frame: Any) -> None:
         t = self.trainer
         now = time.monotonic()
-        if t.stop_signal is None:
-            t.stop_signal, self._first = signum, now
+        if t.stop_requested is None:
+            self._first = now
             t.logger.warning(f'signal {signum} received: stopping after iteration {t.iter + 1} with its checkpoint; '
                              'press Ctrl-C again to stop at once without saving')
+            t.request_stop(signum)  # during an evaluation this raises EvaluationStopped into it
         elif signum == signal.SIGINT and now - self._first > self.repeat_window:
             raise TrainingAborted(signum, t.iter, t.last_ckpt)
         else:
@@ -280,10 +296,10 @@ class SignalGuardHook(HookBase):
 
     def after_step(self) -> None:
         t = self.trainer
-        stop = t.stop_agreed if t.distributed else t.stop_signal is not None
-        if stop and t.iter < t.max_iters:
+        signum = t.should_stop
+        if signum and t.iter < t.max_iters:
             path = self.checkpoint.save_current()
-            raise TrainingInterrupted(t.stop_signal or signal.SIGTERM, t.iter, path)
+            raise TrainingInterrupted(signum, t.iter, path)
 
     def after_train(self) -> None:
         for sig, handler in self._old.items():

@@ -10,6 +10,7 @@ the device and are averaged over ranks once per logging interval (:meth:`Trainer
 """
 import contextlib
 import time
+import weakref
 from collections import OrderedDict
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
@@ -20,8 +21,8 @@ from torch.nn.parallel import DistributedDataParallel
 from ..utils import get_dist_info, get_root_logger
 from ..utils.io import CheckpointSaveError
 from .checkpoint import get_rng_state, resume_checkpoint, save_checkpoint
-from .data import to_device
-from .dist import all_gather_object, all_reduce_sum, barrier
+from .data import shutdown_workers, to_device
+from .dist import all_gather_object, all_reduce_max, all_reduce_sum, barrier
 
 PRIORITIES = {'HIGHEST': 0, 'VERY_HIGH': 10, 'HIGH': 30, 'ABOVE_NORMAL': 40, 'NORMAL': 50, 'BELOW_NORMAL': 60,
               'LOW': 70, 'VERY_LOW': 90, 'LOWEST': 100}
@@ -51,13 +52,26 @@ class TrainingAborted(KeyboardInterrupt):
         self.signum, self.iteration, self.path = signum, iteration, path
 
 
+class EvaluationStopped(Exception):
+    """Raised inside :meth:`Trainer.interruptible` when a stop is requested: the evaluation ends at once (its
+    iteration's checkpoint is on disk or written next by the signal guard)."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(f'stopped by signal {signum}')
+        self.signum = signum
+
+
 class HookBase:
-    """Override any of the four calls; ``self.trainer`` is set when the hook is registered.
+    """Override any of the four calls; ``self.trainer`` (a weak proxy: a hook does not keep its trainer alive) is
+    set when the hook is registered.
 
     ``priority`` (an int or a name in :data:`PRIORITIES`, lower runs first) orders hooks at every call.
-    ``state_dict``/``load_state_dict`` let a hook keep state across resume (stored in the checkpoint's meta).
+    ``state_dict``/``load_state_dict`` let a hook keep state across resume: it is stored in the checkpoint's meta
+    under ``state_key`` (default: the class's qualified name), which must be unique among the stateful hooks.
+    Hooks talk to the trainer through its methods: :meth:`Trainer.record` (log values), :meth:`Trainer.request_stop`.
     """
     priority: Any = 'NORMAL'
+    state_key: Optional[str] = None
     trainer: 'Trainer'
 
     def before_train(self) -> None:
@@ -77,6 +91,14 @@ class HookBase:
 
     def load_state_dict(self, state: Dict[str, Any]) -> None:
         pass
+
+
+def hook_state_key(hook: HookBase) -> str:
+    return hook.state_key or type(hook).__qualname__
+
+
+def _has_state(hook: HookBase) -> bool:
+    return type(hook).state_dict is not HookBase.state_dict
 
 
 def priority_value(priority: Any) -> int:
@@ -100,13 +122,15 @@ class Trainer:
 
     ``make_loader(start_samples)`` builds the infinite training loader positioned after ``start_samples``
     samples of this rank's stream (so a resumed run reads what an uninterrupted one would have read).
+    ``make_writers()`` opens the log writers (rank 0, when training starts); :meth:`record` writes to them.
     """
 
     def __init__(self, model: nn.Module, optimizer: torch.optim.Optimizer, make_loader: Callable[[int], Any],
                  max_iters: int, samples_per_gpu: int, work_dir: str, device: torch.device, *,
                  amp: Optional[str] = None, accum: int = 1, grad_clip: Optional[Dict[str, Any]] = None,
                  channels_last: bool = False, distributed: bool = False, find_unused_parameters: bool = False,
-                 seed: int = 0, meta: Optional[Dict[str, Any]] = None) -> None:
+                 seed: int = 0, meta: Optional[Dict[str, Any]] = None,
+                 make_writers: Optional[Callable[[], List[Any]]] = None) -> None:
         self.logger = get_root_logger()
         self.rank, self.world_size = get_dist_info()
         self.model, self.optimizer, self.make_loader = model, optimizer, make_loader
@@ -120,21 +144,76 @@ class Trainer:
                                                   find_unused_parameters=find_unused_parameters)
         self.scaler = torch.amp.GradScaler(device.type, enabled=amp == 'fp16')
         self.hooks: List[HookBase] = []
-        self.writers: List[Any] = []  # log writers (rank 0), set up by the LoggerHook
+        self.make_writers = make_writers
+        self.writers: List[Any] = []  # log writers (rank 0), opened by train(), written by record()
+        self.latest: Dict[str, Tuple[int, Dict[str, Any]]] = {}  # phase -> (iteration, values) last recorded
         self.iter = 0
         self.last_ckpt: Optional[str] = None
-        self.stop_signal: Optional[int] = None  # set by the signal guard; agreed over ranks in run_step
-        self.stop_agreed = False
+        self._stop_signal: Optional[int] = None  # set by request_stop; agreed over ranks in run_step
+        self._stop_agreed = 0  # the signal any rank had received at the start of the last step (0: none)
+        self._interruptible = False
+        self._loader: Any = None
         self._log_sums: Dict[str, torch.Tensor] = OrderedDict()
         self._log_count = 0
         self._data_iter = None
 
     # ------------------------------------------------------------------------------------------------ hooks
     def register_hooks(self, hooks: List[HookBase]) -> None:
+        keys = {hook_state_key(h): h for h in self.hooks if _has_state(h)}
         for h in hooks:
-            h.trainer = self
+            if _has_state(h):
+                key = hook_state_key(h)
+                if key in keys:
+                    raise ValueError(f"hooks {type(keys[key]).__name__} and {type(h).__name__} share the state key "
+                                     f"'{key}': give one a distinct state_key so their resume states stay apart")
+                keys[key] = h
+            h.trainer = weakref.proxy(self)
             self.hooks.append(h)
         self.hooks.sort(key=lambda h: priority_value(h.priority))  # stable: equal priorities keep their order
+
+    # ------------------------------------------------------------------------------- what hooks may call
+    def request_stop(self, signum: int) -> bool:
+        """Ask to stop after the running iteration (every rank agrees in the next step's collective). Returns
+        False when a stop was already requested."""
+        if self._stop_signal is not None:
+            return False
+        self._stop_signal = signum
+        if self._interruptible:
+            self._interruptible = False
+            raise EvaluationStopped(signum)
+        return True
+
+    @contextlib.contextmanager
+    def interruptible(self):
+        """Work (an evaluation) that a stop request ends at once by raising :class:`EvaluationStopped`, also
+        when the stop came before it started. Not in distributed runs: one rank leaving the evaluation's
+        collectives early would leave the others waiting, so there the evaluation finishes first."""
+        if self._stop_signal is not None and not self.distributed:
+            raise EvaluationStopped(self._stop_signal)
+        self._interruptible = not self.distributed
+        try:
+            yield
+        finally:
+            self._interruptible = False
+
+    @property
+    def stop_requested(self) -> Optional[int]:
+        """The signal number of a stop requested on this rank, else ``None``."""
+        return self._stop_signal
+
+    @property
+    def should_stop(self) -> Optional[int]:
+        """The signal of a stop that every rank agreed on in the last step's collective (this rank's own request
+        when not distributed), else ``None``: every rank sees the same answer after the same iteration."""
+        return (self._stop_agreed or None) if self.distributed else self._stop_signal
+
+    def record(self, phase: str, values: Dict[str, Any], step: Optional[int] = None) -> None:
+        """Log ``values`` of ``phase`` ('train', 'val') at ``step`` (default: the current iteration) to every
+        writer (rank 0), and keep them as ``latest[phase]`` for later hooks (the best checkpoint reads 'val')."""
+        step = self.iter if step is None else step
+        self.latest[phase] = (step, dict(values))
+        for w in self.writers:
+            w.write(phase, values, step)
 
     def _call(self, stage: str) -> None:
         for h in self.hooks:
@@ -145,8 +224,11 @@ class Trainer:
         """Run ``before_train``, the steps up to ``max_iters``, then ``after_train`` (also after an error)."""
         self.logger.info(f'start training at iteration {self.iter} of {self.max_iters}, work_dir: {self.work_dir}')
         try:
+            if self.rank == 0 and self.make_writers is not None:
+                self.writers = self.make_writers()
             self._call('before_train')
-            self._data_iter = iter(self.make_loader(self.iter * self.samples_per_gpu * self.accum))
+            self._loader = self.make_loader(self.iter * self.samples_per_gpu * self.accum)
+            self._data_iter = iter(self._loader)
             self.model.train()
             while self.iter < self.max_iters:
                 self._call('before_step')
@@ -154,10 +236,16 @@ class Trainer:
                 self.iter += 1
                 self._call('after_step')
         finally:
-            self._call('after_train')
-            # shut the workers down now: they ignore SIGTERM (see engine/data.py), so they must not be left to the
-            # interpreter's exit, which terminates daemonic children with SIGTERM and then waits for them
-            self._data_iter = None
+            try:
+                self._call('after_train')
+            finally:
+                for w in self.writers:
+                    w.close()
+                # shut the workers down now, on every exit path: they ignore SIGTERM (see engine/data.py), and an
+                # exception raised in one keeps the iterator alive in its traceback
+                if self._loader is not None:
+                    shutdown_workers(self._loader)
+                self._loader = self._data_iter = None
         self.logger.info(f'training finished at iteration {self.iter}')
 
     def run_step(self) -> None:
@@ -190,16 +278,17 @@ class Trainer:
         self._log_count += 1
 
     def _check_finite_and_stop(self, loss: torch.Tensor) -> None:
-        """One host sync (and in distributed runs one collective) per micro-batch: the update must not happen
-        with a non-finite loss on any rank, and every rank must agree to stop after the same iteration."""
+        """One host sync (and in distributed runs one collective, a max) per micro-batch: the update must not
+        happen with a non-finite loss on any rank, and every rank must agree to stop after the same iteration
+        (with the signal one of them received)."""
         flags = torch.stack([(~torch.isfinite(loss.detach())).any().float(),
-                             torch.tensor(float(self.stop_signal is not None), device=loss.device)])
-        bad, stop = (v > 0 for v in all_reduce_sum(flags).tolist())
+                             torch.tensor(float(self._stop_signal or 0), device=loss.device)])
+        bad, signum = all_reduce_max(flags).tolist()
         if bad:
             raise NonFiniteLossError(
                 f'non-finite loss ({float(loss.detach()):.4g}) at iteration {self.iter + 1}: training stopped '
                 f'without updating the weights; last good checkpoint: {self.last_ckpt}')
-        self.stop_agreed = stop
+        self._stop_agreed = int(signum)
 
     def _accumulate(self, values: Dict[str, torch.Tensor]) -> None:
         for key, v in values.items():
@@ -226,7 +315,7 @@ class Trainer:
         meta.update(iter=self.iter, seed=self.seed, rng=rng,
                     sampler={'seed': self.seed, 'world_size': self.world_size, 'samples_per_iter': per_iter,
                              'consumed': self.iter * per_iter},
-                    hooks={type(h).__name__: h.state_dict() for h in self.hooks if h.state_dict()})
+                    hooks={k: v for k, v in ((hook_state_key(h), h.state_dict()) for h in self.hooks) if v})
         return meta
 
     def save_checkpoint(self, path: str, update_latest: bool = True) -> str:
@@ -255,8 +344,11 @@ class Trainer:
             self.logger.warning(f'{path} was written with world size {sampler.get("world_size")} and '
                                 f'{sampler.get("samples_per_iter")} samples per rank per iteration; the data order '
                                 'after resume differs from an uninterrupted run')
-        states = meta.get('hooks') or {}
+        states = dict(meta.get('hooks') or {})
         for h in self.hooks:
-            if type(h).__name__ in states:
-                h.load_state_dict(states[type(h).__name__])
+            key = hook_state_key(h)
+            if key in states:
+                h.load_state_dict(states.pop(key))
+        for key in states:
+            self.logger.warning(f"{path} holds state for a hook '{key}' that this run does not have; it is ignored")
         self.last_ckpt = path

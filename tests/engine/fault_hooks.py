@@ -8,8 +8,9 @@ from mmseg.registry import HOOKS
 
 @HOOKS.register_module()
 class PauseAt(HookBase):
-    """At iteration ``at`` (completed count, in ``stage``): write ``marker``, then wait up to ``seconds`` — until a
-    stop signal arrives when ``until_signal``, else the whole time (a second signal interrupts the sleep)."""
+    """At iteration ``at`` (completed count, in ``stage``): write ``marker`` (``{rank}`` in it becomes the rank; the
+    file holds the PID), then wait up to ``seconds`` — until a stop signal arrives when ``until_signal``, else the
+    whole time (a second signal interrupts the sleep). A marker already on disk (a restarted run) skips the pause."""
 
     def __init__(self, at: int, marker: str, seconds: float = 60., stage: str = 'after_step',
                  until_signal: bool = True) -> None:
@@ -18,9 +19,14 @@ class PauseAt(HookBase):
     def _maybe_pause(self, stage: str) -> None:
         if stage != self.stage or self.trainer.iter != self.at:
             return
-        open(self.marker, 'w').close()
+        marker = self.marker.replace('{rank}', str(self.trainer.rank))
+        if os.path.exists(marker):
+            return
+        with open(marker + '.tmp', 'w') as f:
+            f.write(str(os.getpid()))
+        os.replace(marker + '.tmp', marker)
         deadline = time.monotonic() + self.seconds
-        while time.monotonic() < deadline and not (self.until_signal and self.trainer.stop_signal is not None):
+        while time.monotonic() < deadline and not (self.until_signal and self.trainer.stop_requested is not None):
             time.sleep(0.05)
 
     def before_step(self) -> None:
@@ -49,3 +55,25 @@ class FillDiskAt(HookBase):
                 pass
         size = os.path.getsize(path)
         os.truncate(path, max(size - self.leave_bytes, 0))
+
+
+@HOOKS.register_module()
+class SlowEvaluation(HookBase):
+    """Makes every evaluation long: it writes ``marker`` (the PID), then sleeps ``seconds`` before evaluating."""
+
+    def __init__(self, marker: str, seconds: float = 120.) -> None:
+        self.marker, self.seconds = marker, seconds
+
+    def before_train(self) -> None:
+        from mmseg.engine import EvalHook
+        for hook in self.trainer.hooks:
+            if isinstance(hook, EvalHook):
+                hook.evaluate = self._slow(hook.evaluate)
+
+    def _slow(self, evaluate):
+        def slow(model):
+            with open(self.marker, 'w') as f:
+                f.write(str(os.getpid()))
+            time.sleep(self.seconds)
+            return evaluate(model)
+        return slow

@@ -79,7 +79,7 @@ def test_outputs_logs_and_best(straight):
     for key in ('mIoU', 'aAcc', 'mAcc'):
         assert 0 <= val[0][key] <= 1
     best = max(val, key=lambda v: v['mIoU'])
-    meta = torch.load(straight / 'iter_6.pth', weights_only=True)['meta']['hooks']['EvalHook']
+    meta = torch.load(straight / 'iter_6.pth', weights_only=True)['meta']['hooks']['BestCheckpointHook']
     assert meta['best_score'] == pytest.approx(best['mIoU'])
     assert osp.basename(meta['best_ckpt']) == f"best_mIoU_iter_{best['iter']}.pth"
 

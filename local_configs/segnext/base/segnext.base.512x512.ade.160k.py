@@ -4,4 +4,4 @@ _base_ = [
     '../../_base_/default_runtime.py', '../../_base_/schedules/segnext_adamw_160k.py'
 ]
 model = dict(decode_head=dict(num_classes=150))
-data = dict(samples_per_gpu=4)  # total batch 16 = 4 x 4 GPUs (spec §5.2)
+data = dict(samples_per_gpu=4, global_batch=16)  # total batch 16 = 4 x 4 GPUs (spec §5.2)

@@ -5,4 +5,4 @@ _base_ = [
     '../../_base_/default_runtime.py', '../../_base_/schedules/segnext_adamw_80k.py'
 ]
 model = dict(decode_head=dict(num_classes=7))
-data = dict(samples_per_gpu=8)  # total batch 16 = 8 x 2 GPUs (spec §5.2)
+data = dict(samples_per_gpu=8, global_batch=16)  # total batch 16 = 8 x 2 GPUs (spec §5.2)

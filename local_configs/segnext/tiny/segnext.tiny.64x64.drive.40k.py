@@ -5,5 +5,5 @@ _base_ = [
     '../../_base_/default_runtime.py', '../../_base_/schedules/segnext_adamw_40k.py'
 ]
 model = dict(decode_head=dict(num_classes=2), test_cfg=dict(mode='slide', crop_size=(64, 64), stride=(42, 42)))
-data = dict(samples_per_gpu=8)  # total batch 16 = 8 x 2 GPUs (spec §5.2)
+data = dict(samples_per_gpu=8, global_batch=16)  # total batch 16 = 8 x 2 GPUs (spec §5.2)
 evaluation = dict(metric='mDice', save_best='mDice')
