@@ -150,7 +150,7 @@ def measure(factories: Dict[Candidate, Factory], reference: Callable[[Tensor], T
     return order, built
 
 
-def format_table(decision: Dict) -> str:
+def format_decision(decision: Dict) -> str:
     """The decision's table as text (what ``tools/benchmark.py --backends all`` prints)."""
     lines = [f"auto backend for input {'x'.join(map(str, decision['fingerprint']['shape']))} "
              f"({decision['fingerprint']['threads']} threads, {decision['fingerprint']['cpu']}): "
@@ -211,7 +211,7 @@ class AutoRuntime:
                             table=table, time=time.strftime('%Y-%m-%d %H:%M:%S'))
             path = save_decision(decision)
             self._runtimes.update({c: r for c, r in built.items() if c == (best['backend'], best['precision'])})
-            logger.info('%s\n(decision cached in %s)', format_table(decision), path)
+            logger.info('%s\n(decision cached in %s)', format_decision(decision), path)
         self.decisions[shape] = decision
         self._chosen[shape] = (decision['backend'], decision['precision'])
         keep = set(self._chosen.values())
