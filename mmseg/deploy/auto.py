@@ -164,7 +164,7 @@ def format_decision(decision: Dict) -> str:
 
 
 class AutoRuntime:
-    """Dispatch to the measured (or cached, or ``SEGNEXT_BACKEND``) runtime per input shape.
+    """Dispatch to the measured (or cached) runtime per input shape.
 
     ``factories`` build the candidate runtimes (see :func:`mmseg.deploy.backends.candidates`); ``reference`` is
     the fp32 PyTorch runtime the gate compares with; ``model_cfg`` enters the decision key.
@@ -173,11 +173,11 @@ class AutoRuntime:
     name = 'auto'
 
     def __init__(self, factories: Dict[Candidate, Factory], reference: Callable[[Tensor], Tensor], model_cfg: Dict,
-                 align_corners: bool = False, reps: int = 5, override: Optional[Candidate] = None):
+                 align_corners: bool = False, reps: int = 5):
         if not factories:
             raise ValueError('backend auto: no runtime to choose from')
         self.factories, self.reference, self.model_cfg = dict(factories), reference, model_cfg
-        self.align_corners, self.reps, self.override = align_corners, reps, override
+        self.align_corners, self.reps = align_corners, reps
         self._runtimes: Dict[Candidate, Callable] = {}
         self._chosen: Dict[Tuple[int, ...], Candidate] = {}
         self.decisions: Dict[Tuple[int, ...], Dict] = {}
@@ -220,8 +220,6 @@ class AutoRuntime:
 
     def __call__(self, img: Tensor) -> Tensor:
         shape = (img.shape[0], *img.shape[2:])
-        if self.override is not None:
-            return self._runtime(self.override)(img)
         if shape not in self._chosen:
             self.decide(img)
         cand = self._chosen[shape]
