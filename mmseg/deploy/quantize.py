@@ -15,6 +15,7 @@ CPUs without VNNI/AMX (:func:`mmseg.deploy.cpu.has_vnni`) add the u8×s8 pair pr
 there onnxruntime quantizes weights to 7 bits (``reduce_range``, as ONNX Runtime documents for such CPUs) and NNCF
 turns on its overflow fix (the same halving of the weight range); with VNNI/AMX both use the full 8 bits.
 """
+import logging
 import os
 import os.path as osp
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple
@@ -125,6 +126,7 @@ def quantize_openvino(fp32_path: str, out_path: str, calib_images: Iterable[torc
         raise ValueError('quantize_openvino: no calibration images')
     reduce, why = saturation_guard(reduce_range)
     get_root_logger().info('OpenVINO INT8: overflow fix %s (%s)', 'on' if reduce else 'off', why)
+    nncf.set_log_level(logging.WARNING)  # its INFO lists every ignored node
     model = ov.Core().read_model(fp32_path)
     ignored = nncf.IgnoredScope(patterns=[f'.*{keep_fp32_scope}.*']) if keep_fp32_scope else None
     quantized = nncf.quantize(model, nncf.Dataset(images), subset_size=len(images), ignored_scope=ignored,
