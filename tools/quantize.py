@@ -53,9 +53,9 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def _datasets(cfg, val_limit=None):
     """(calibration set: training images through the test pipeline, validation set with labels)."""
-    from mmseg.apis.builder import test_dataset_cfg
+    from mmseg.apis.builder import eval_dataset_cfg
     from mmseg.datasets import build_dataset
-    val_cfg = test_dataset_cfg(cfg)
+    val_cfg = eval_dataset_cfg(cfg)
     if val_cfg is None:
         raise KeyError(f"config {cfg.filename}: no data.val/data.test to evaluate the gate on")
     train_cfg = cfg.data.get('train')

@@ -31,7 +31,7 @@ def load_config(config: Union[str, os.PathLike, Config], cfg_options: Optional[D
     return config
 
 
-def test_dataset_cfg(cfg: Config) -> Optional[Dict]:
+def eval_dataset_cfg(cfg: Config) -> Optional[Dict]:
     """The test (else val) dataset config with Repeat/Concat wrappers peeled off (None when the config has none)."""
     data = cfg.get('data') or {}
     ds = data.get('test') or data.get('val')
@@ -53,7 +53,7 @@ def classes_and_palette(cfg: Config, num_classes: int,
     """CLASSES/PALETTE from checkpoint ``meta`` if present, else the config's dataset (class or override)."""
     meta = meta or {}
     classes, palette = meta.get('CLASSES'), meta.get('PALETTE')
-    ds = test_dataset_cfg(cfg)
+    ds = eval_dataset_cfg(cfg)
     if ds is not None:
         from ..registry import DATASETS
         import mmseg.datasets  # noqa: F401  (registers the dataset classes)

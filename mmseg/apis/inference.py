@@ -14,7 +14,7 @@ import torch
 import torch.nn as nn
 
 from ..utils import Config, get_root_logger
-from .builder import classes_and_palette, default_palette, load_config, test_dataset_cfg  # noqa: F401
+from .builder import classes_and_palette, default_palette, load_config, eval_dataset_cfg  # noqa: F401
 from .segmenter import ImageLike, LoadImage, Segmenter, as_bgr_image, build_test_pipeline  # noqa: F401
 
 

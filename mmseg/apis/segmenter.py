@@ -15,7 +15,7 @@ import torch
 import torch.nn as nn
 
 from ..utils import Config
-from .builder import build_inference_model, classes_and_palette, load_config, resolve_checkpoint, test_dataset_cfg
+from .builder import build_inference_model, classes_and_palette, load_config, resolve_checkpoint, eval_dataset_cfg
 
 ImageLike = Union[str, np.ndarray, 'PIL.Image.Image']  # noqa: F821 (pillow is imported lazily)
 
@@ -74,7 +74,7 @@ class LoadImage:
 def build_test_pipeline(cfg: Config):
     """The config's test pipeline with its loading step replaced by :class:`LoadImage`."""
     from ..datasets.pipelines import Compose
-    ds = test_dataset_cfg(cfg)
+    ds = eval_dataset_cfg(cfg)
     if ds is None or not ds.get('pipeline'):
         raise KeyError(f"config {getattr(cfg, 'filename', '')}: no data.test.pipeline to run inference with")
     steps = [dict(s) for s in ds['pipeline']]

@@ -1,11 +1,12 @@
 """``backend='auto'``: the fastest runtime whose labels equal fp32 PyTorch's, measured once per machine and cached.
 
-On the first input of a shape, :class:`AutoRuntime` builds every available candidate (PyTorch eager fp32/bf16,
+On the first input, :class:`AutoRuntime` builds every available candidate (PyTorch eager fp32/bf16,
 compiled PyTorch, onnxruntime, OpenVINO fp32/bf16; bf16 only where the CPU has it in hardware), runs each once on
 that very input (export, compilation, first-call allocations), keeps those whose labels pass the gate against fp32
 PyTorch (:mod:`mmseg.deploy.agreement`: 99.9 % for fp32, 99.5 % for bf16), times the survivors interleaved (every
 repetition runs each once, in turn, so that load drift hits all alike), and picks the lowest median. A runtime that
-raises is excluded with its error in the table.
+raises is excluded with its error in the table. Later inputs of another size use a cached decision for their size
+when there is one, else the process's first decision (one measurement per process at most).
 
 The decision and its table are written to ``<cache root>/auto/<key>.json`` (:mod:`mmseg.deploy.cache`); the key
 hashes the CPU model and kernel flags, the thread count, the library versions, the model config and the input
@@ -221,10 +222,27 @@ class AutoRuntime:
     def __call__(self, img: Tensor) -> Tensor:
         shape = (img.shape[0], *img.shape[2:])
         if shape not in self._chosen:
-            self.decide(img)
+            self._choose(img, shape)
         cand = self._chosen[shape]
         self.precision = cand[1]
         return self._runtime(cand)(img)
+
+    def _choose(self, img: Tensor, shape: Tuple[int, ...]) -> None:
+        """A cached decision for this shape if there is one; else the first decision of this process when there is
+        one (a test set of many image sizes must not measure once per size); else measure now."""
+        if self._chosen:
+            key = decision_key(fingerprint(self.model_cfg, shape, torch.get_num_threads()))
+            cached = load_decision(key, list(self.factories))
+            if cached is not None:
+                self.decisions[shape] = cached
+                self._chosen[shape] = (cached['backend'], cached['precision'])
+            else:
+                first_shape, first = next(iter(self._chosen.items()))
+                get_root_logger().info('auto backend: input %s uses %s:%s, measured on %s in this process',
+                                       'x'.join(map(str, shape)), *first, 'x'.join(map(str, first_shape)))
+                self._chosen[shape] = first
+            return
+        self.decide(img)
 
     def __repr__(self) -> str:
         chosen = {('x'.join(map(str, s))): f'{b}:{p}' for s, (b, p) in self._chosen.items()}

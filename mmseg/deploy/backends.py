@@ -151,7 +151,7 @@ def select_backend(model: nn.Module, backend: str, device, fuse: bool = True, gr
         reference = make_runtime('pytorch', 'fp32', model)
         runtime = AutoRuntime(candidates(model, None, model_cfg, precision, threads, graph=graph), reference,
                               model_cfg, model.align_corners)
-        logger.info('inference backend: auto (%s), measured on the first input of each size',
+        logger.info('inference backend: auto (%s), measured on the first input (cached per size)',
                     ', '.join(f'{b}:{p}' for b, p in runtime.factories))
         return model.use_runtime(runtime)
     precision = precision or 'fp32'

@@ -198,3 +198,24 @@ def test_auto_end_to_end(calibrated, monkeypatch, tmp_path):
     monkeypatch.setenv('SEGNEXT_BACKEND', 'tensorrt:fp32')
     with pytest.raises(ValueError, match='SEGNEXT_BACKEND=.tensorrt:fp32.'):
         init_segmentor(cfg, ckpt, backend='auto')
+
+
+def test_one_measurement_per_process_across_sizes(cache, monkeypatch):
+    """A test set of many image sizes: the first size is measured, later sizes reuse that choice unless a decision
+    for their own size is cached."""
+    other = IMG[:, :, :, :64]
+    AutoRuntime(factories([], pytorch_fp32=StandIn(delay=0.02), onnxruntime_fp32=StandIn()),
+                reference, CFG)(other)  # a cached decision for `other`: onnxruntime
+    measured = []
+    real = auto.measure
+    monkeypatch.setattr(auto, 'measure', lambda *a, **k: measured.append(1) or real(*a, **k))
+    built = []
+    # now pytorch is the faster one: a fresh measurement on IMG picks it
+    rt = AutoRuntime(factories(built, pytorch_fp32=StandIn(), onnxruntime_fp32=StandIn(delay=0.02)), reference, CFG)
+    rt(IMG)
+    assert rt._chosen[(1, 64, 96)] == ('pytorch', 'fp32') and measured == [1]
+    third = IMG[:, :, :32, :64]
+    rt(third)  # no decision for this size: the process's first one, no second measurement
+    assert rt._chosen[(1, 32, 64)] == ('pytorch', 'fp32') and measured == [1]
+    rt(other)  # its own cached decision wins
+    assert rt._chosen[(1, 64, 64)] == ('onnxruntime', 'fp32') and measured == [1]
