@@ -25,9 +25,11 @@ setup(
     packages=find_packages(include=['mmseg', 'mmseg.*']),
     install_requires=read_requirements('requirements.txt'),
     extras_require={
-        'deploy': ['onnx', 'onnxruntime', 'onnxscript'],
+        # openvino and nncf: wheels for Python 3.9-3.12 (pip resolves openvino 2025.3 on 3.9, 2026.x on 3.10+)
+        'deploy': ['onnx', 'onnxruntime', 'onnxscript', 'openvino', 'nncf'],
         'hub': ['huggingface_hub'],  # from_pretrained('hf-hub:owner/name')
-        'tests': ['pytest', 'pytest-xdist', 'huggingface_hub', 'onnx', 'onnxruntime', 'onnxscript', 'scikit-image'],
+        'tests': ['pytest', 'pytest-xdist', 'huggingface_hub', 'onnx', 'onnxruntime', 'onnxscript', 'openvino', 'nncf',
+                  'scikit-image'],
     },
     zip_safe=False,
 )

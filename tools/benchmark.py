@@ -1,12 +1,17 @@
 """Inference speed and memory of a config's model.
 
 ``python tools/benchmark.py CONFIG [CKPT] --batch-sizes 1 2 --shapes 512x512 1024x2048 --json out.json``
+``python tools/benchmark.py CONFIG [CKPT] --device cpu --backends all``   (the ``backend='auto'`` table)
 
 Shapes are ``HxW``. Each (batch, shape) runs ``--warmup`` untimed then ``--iters`` timed calls of
 ``model.inference`` (softmax probabilities at the input size, ``--mode`` whole or slide), synchronising the GPU
 around every call. Reports throughput (img/s), latency (median and p90 ms per call) and peak memory:
 ``torch.cuda.max_memory_allocated`` on GPU, the process's RSS high-water mark (``getrusage``) on CPU — the latter
 never goes down, so on CPU it is the peak of the whole run up to that row.
+
+``--backends all`` first measures every runtime/precision available on this CPU exactly as ``backend='auto'`` does
+on its first input (gate against fp32 PyTorch, interleaved timing; ``mmseg.deploy.auto``) at the first shape and
+batch size, prints that table and the decision (and refreshes the cached decision), then benchmarks the winner.
 """
 import argparse
 import contextlib
@@ -24,6 +29,7 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
+from mmseg.deploy.backends import BACKENDS, PRECISIONS  # noqa: E402
 from mmseg.utils import DictAction, get_root_logger  # noqa: E402
 
 
@@ -47,12 +53,16 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument('--amp', choices=['bf16', 'fp16'], help='autocast dtype (the NMF stays fp32)')
     p.add_argument('--channels-last', action='store_true')
     p.add_argument('--no-fuse', action='store_true', help='time the unfused model (default: fused, as tools/test.py)')
-    p.add_argument('--compile', action='store_true', help='torch.compile the backbone+head forward')
+    p.add_argument('--compile', action='store_true', help='same as --backend compiled')
     p.add_argument('--warmup', type=int, default=5)
     p.add_argument('--iters', type=int, default=20)
     p.add_argument('--threads', type=int, help='CPU threads (default: the cores this process may use)')
-    p.add_argument('--backend', choices=['pytorch', 'onnxruntime', 'auto'], default='pytorch',
-                   help='inference backend (onnxruntime: CPU; graph exported on first use and cached)')
+    p.add_argument('--backend', choices=BACKENDS, default='pytorch',
+                   help='inference runtime (onnxruntime, openvino: CPU; graphs exported on first use and cached)')
+    p.add_argument('--precision', choices=PRECISIONS, help='fp32 (default) or bf16')
+    p.add_argument('--backends', choices=['all'],
+                   help="'all': measure every available runtime as backend='auto' does, print the table, then "
+                        'benchmark the chosen one')
     p.add_argument('--device', choices=['cpu', 'cuda'], default='cuda' if torch.cuda.is_available() else 'cpu')
     p.add_argument('--json', help='write the results here')
     p.add_argument('--cfg-options', nargs='+', action=DictAction, help="override config keys, 'a.b=v'")
@@ -61,8 +71,12 @@ def parse_args(argv=None) -> argparse.Namespace:
         p.error('--device cuda: no CUDA device available')
     if args.warmup < 0 or args.iters < 1 or min(args.batch_sizes) < 1:
         p.error('--warmup >= 0, --iters >= 1 and batch sizes >= 1 are required')
-    if args.backend != 'pytorch' and (args.device != 'cpu' or args.amp or args.compile or args.channels_last):
-        p.error(f'--backend {args.backend} runs on the CPU without --amp/--compile/--channels-last')
+    if args.compile:
+        args.backend = 'compiled'
+    if args.backends == 'all':
+        args.backend = 'auto'
+    if args.backend != 'pytorch' and (args.device != 'cpu' or args.amp or args.channels_last):
+        p.error(f'--backend {args.backend} runs on the CPU without --amp/--channels-last')
     if args.amp == 'fp16' and args.device == 'cpu':
         p.error('--amp fp16 needs --device cuda (use bf16 on CPU)')
     return args
@@ -124,14 +138,20 @@ def main(argv=None) -> int:
     if args.mode:
         cfg_options['model.test_cfg.mode'] = args.mode
     model = init_segmentor(args.config, args.checkpoint, device, cfg_options, fuse=not args.no_fuse,
-                           backend=args.backend)
+                           backend=args.backend, precision=args.precision)
     if model.test_cfg.get('mode') == 'slide' and not {'crop_size', 'stride'} <= set(model.test_cfg):
         raise KeyError(f'{args.config}: slide mode needs model.test_cfg.crop_size and stride '
                        f'(--cfg-options model.test_cfg.crop_size="(1024,1024)" ...)')
     if args.channels_last:
         model = model.to(memory_format=torch.channels_last)
-    if args.compile:  # slide/whole both go through encode_decode; compiling it keeps the window loop in Python
-        model.encode_decode = torch.compile(model.encode_decode)
+    decision = None
+    if args.backends == 'all':
+        from mmseg.deploy.auto import format_decision
+        shape, batch = args.shapes[0], args.batch_sizes[0]
+        window = tuple(min(c, s) for c, s in zip(model.test_cfg['crop_size'], shape)) \
+            if model.test_cfg.get('mode') == 'slide' else shape  # what the runtime sees
+        decision = model.runtime.decide(torch.randn(batch, 3, *window), force=True)
+        print(format_decision(decision))
     amp_dtype = {'bf16': torch.bfloat16, 'fp16': torch.float16, None: None}[args.amp]
     rows = []
     for shape in args.shapes:
@@ -146,7 +166,8 @@ def main(argv=None) -> int:
                     device_name=torch.cuda.get_device_name(device) if device.type == 'cuda' else
                     (platform.processor() or platform.machine()),
                     threads=torch.get_num_threads(), torch=torch.__version__, mode=model.test_cfg.get('mode', 'whole'),
-                    backend=args.backend, backend_class=type(model).__name__, amp=args.amp,
+                    backend=args.backend, runtime=repr(model.runtime), precision=args.precision,
+                    auto_decision=decision, backend_class=type(model).__name__, amp=args.amp,
                     channels_last=args.channels_last, compile=args.compile, fused=not args.no_fuse,
                     time=time.strftime('%Y-%m-%d %H:%M:%S'), results=rows)
         os.makedirs(osp.dirname(osp.abspath(args.json)), exist_ok=True)

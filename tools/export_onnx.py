@@ -1,6 +1,6 @@
 """Export a segmentor to ONNX and check it against PyTorch with onnxruntime (CPU).
 
-``python tools/export_onnx.py CONFIG CKPT --shape 512 512 [--dynamic] [--out model.onnx] [--opset 18]``
+``python tools/export_onnx.py CONFIG CKPT --shape 512 512 [--dynamic] [--out model.onnx] [--opset N]``
 
 The graph is whole-image ``forward_dummy`` (backbone → head → bilinear upsample to the input size) in eval mode,
 returning logits (``--output logits``), softmax probabilities (``probs``) or the argmax class map (``labels``).
@@ -31,7 +31,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument('--verify-shapes', type=int, nargs='+',
                    help='H W pairs to verify a --dynamic export at (default: the export shape and one other)')
     p.add_argument('--out', default='model.onnx')
-    p.add_argument('--opset', type=int, default=18)  # dynamo exporter's lowest: 17 is converted down, with a warning
+    p.add_argument('--opset', type=int,
+                   help='ONNX opset (default: 18 with the dynamo exporter, 17 with torchscript: what each implements)')
     p.add_argument('--output', choices=['logits', 'probs', 'labels'], default='logits')
     p.add_argument('--exporter', choices=['dynamo', 'torchscript'], default='dynamo',
                    help="torch.onnx exporter: 'dynamo' (torch.export, needs onnxscript) or the legacy 'torchscript'")

@@ -11,6 +11,7 @@ import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from a checkout without install
 
+from mmseg.deploy.backends import BACKENDS, PRECISIONS  # noqa: E402
 from mmseg.utils import DictAction, get_root_logger  # noqa: E402
 
 # --palette names of the official demo (MMSegmentation 0.24.1's dataset aliases) -> class_names.py palettes
@@ -43,8 +44,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument('--opacity', type=float, default=0.5, help='overlay opacity in (0, 1]')
     p.add_argument('--no-legend', action='store_true', help='do not append the class legend')
     p.add_argument('--device', default='cpu', help="'cpu', 'cuda' or 'cuda:N'")
-    p.add_argument('--backend', choices=['pytorch', 'onnxruntime', 'auto'], default='pytorch',
-                   help='inference backend (onnxruntime: CPU, graph exported on first use and cached)')
+    p.add_argument('--backend', choices=BACKENDS, default='pytorch',
+                   help='inference runtime (auto: measured once per machine, model and input size; onnxruntime, '
+                        'openvino: CPU)')
+    p.add_argument('--precision', choices=PRECISIONS, help='fp32 (default) or bf16 (CPUs with bf16 in hardware)')
     p.add_argument('--threads', type=int, help='CPU threads (default: the cores this process may use)')
     p.add_argument('--cfg-options', nargs='+', action=DictAction, help="override config keys, 'a.b=v'")
     args = p.parse_args(argv)
@@ -64,16 +67,17 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    from mmseg.apis import inference_segmentor, init_segmentor, show_result
+    from mmseg.apis import Segmenter, show_result
     from mmseg.utils.threads import setup_threads
     setup_threads(args.threads)
-    model = init_segmentor(args.config, args.checkpoint, args.device, args.cfg_options, backend=args.backend)
-    result = inference_segmentor(model, args.img)[0]
-    palette = model.PALETTE if args.palette is None else palette_by_name(args.palette)
-    if len(palette) < len(model.CLASSES):
+    seg = Segmenter.from_config(args.config, args.checkpoint, args.device, args.backend, args.precision,
+                                cfg_options=args.cfg_options)
+    result = seg(args.img)[0]
+    palette = seg.palette if args.palette is None else palette_by_name(args.palette)
+    if len(palette) < len(seg.classes):
         raise ValueError(f"--palette '{args.palette}' has {len(palette)} colours but the model predicts "
-                         f'{len(model.CLASSES)} classes')
-    show_result(args.img, result, palette, model.CLASSES, out_file=args.out, opacity=args.opacity,
+                         f'{len(seg.classes)} classes')
+    show_result(args.img, result, palette, seg.classes, out_file=args.out, opacity=args.opacity,
                 legend=not args.no_legend)
     get_root_logger().info('wrote %s', args.out)
     return 0

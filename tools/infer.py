@@ -17,6 +17,7 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from 
 
 import numpy as np  # noqa: E402
 
+from mmseg.deploy.backends import BACKENDS, PRECISIONS  # noqa: E402
 from mmseg.utils import DictAction, get_root_logger  # noqa: E402
 
 EXTENSIONS = ('.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff', '.webp')
@@ -54,7 +55,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument('config', help='config file path')
     p.add_argument('checkpoint', help='checkpoint (.pth, or an .onnx graph for --backend onnxruntime)')
     p.add_argument('--batch-size', type=int, default=1, help='images per forward (equal-size images only)')
-    p.add_argument('--backend', choices=['pytorch', 'onnxruntime', 'auto'], default='auto')
+    p.add_argument('--backend', choices=BACKENDS, default='auto',
+                   help='inference runtime (auto: measured once per machine, model and input size; onnxruntime, '
+                        'openvino: CPU)')
+    p.add_argument('--precision', choices=PRECISIONS, help='fp32 (default) or bf16 (CPUs with bf16 in hardware)')
     p.add_argument('--device', default='cpu')
     p.add_argument('--overlay', action='store_true', help='also write overlays to OUT_DIR/overlays')
     p.add_argument('--opacity', type=float, default=0.5)
@@ -75,23 +79,24 @@ def parse_args(argv=None) -> argparse.Namespace:
 def main(argv=None) -> int:
     args = parse_args(argv)
     from tqdm import tqdm
-    from mmseg.apis import inference_segmentor, init_segmentor, show_result
+    from mmseg.apis import Segmenter, show_result
     from mmseg.utils.threads import setup_threads
     names = find_images(args.in_dir)
     if not names:
         raise FileNotFoundError(f'no image ({", ".join(EXTENSIONS)}) under {args.in_dir}')
     setup_threads(args.threads)
-    model = init_segmentor(args.config, args.checkpoint, args.device, args.cfg_options, backend=args.backend)
+    seg = Segmenter.from_config(args.config, args.checkpoint, args.device, args.backend, args.precision,
+                                cfg_options=args.cfg_options)
     chunk = args.batch_size * 4  # decode a few batches ahead, not the whole folder
     with tqdm(total=len(names), desc='infer', unit='img') as bar:
         for start in range(0, len(names), chunk):
             part = names[start:start + chunk]
             paths = [osp.join(args.in_dir, n) for n in part]
-            for name, path, seg in zip(part, paths, inference_segmentor(model, paths, batch_size=args.batch_size)):
+            for name, path, labels in zip(part, paths, seg(paths, batch_size=args.batch_size)):
                 stem = osp.splitext(name)[0] + '.png'
-                write_label_png(osp.join(args.out_dir, stem), seg, model.PALETTE)
+                write_label_png(osp.join(args.out_dir, stem), labels, seg.palette)
                 if args.overlay:
-                    show_result(path, seg, model.PALETTE, model.CLASSES, out_file=osp.join(args.out_dir, 'overlays',
+                    show_result(path, labels, seg.palette, seg.classes, out_file=osp.join(args.out_dir, 'overlays',
                                 stem), opacity=args.opacity)
                 bar.update(1)
     get_root_logger().info('wrote %d label maps to %s', len(names), args.out_dir)

@@ -1,13 +1,17 @@
-"""INT8 post-training static quantization (onnxruntime) with an accuracy gate.
+"""INT8 post-training static quantization (onnxruntime or OpenVINO/NNCF) with an accuracy gate.
 
-``python tools/quantize.py CONFIG CKPT --calib 32 [--out model_int8.onnx] [--max-drop 1.0] [--threads N]``
+``python tools/quantize.py CONFIG CKPT --calib 32 [--runtime onnxruntime|openvino] [--out model_int8.onnx]
+[--max-drop 0.5] [--threads N]``
 
 Exports the model's ONNX graph (``mmseg.deploy``), calibrates activation ranges on ``--calib`` images of the config's
-training set (evenly spaced, through the test pipeline), quantizes convolutions and matrix products to int8 with the
-Hamburger (NMF) kept in fp32, then evaluates fp32 and int8 on the validation set and prints the gate: both mIoUs, the
-drop, and the fraction of pixels whose label is unchanged. The INT8 model is written only when the drop is at most
-``--max-drop`` points (exit status 1 otherwise). Run it with
-``init_segmentor(CONFIG, 'model_int8.onnx', backend='onnxruntime')`` or ``tools/test.py CONFIG model_int8.onnx``.
+training set (evenly spaced, through the test pipeline), quantizes to int8 with the Hamburger (NMF) kept in float
+(onnxruntime: static QDQ of convolutions and matrix products; OpenVINO: NNCF), then evaluates the fp32 and the int8
+model of that runtime on the validation set and prints the gate: both mIoUs, the drop, and the fraction of pixels
+whose label is unchanged. The INT8 model is written only when the drop is at most ``--max-drop`` points (otherwise
+it says so, writes nothing and exits with status 1). On CPUs without VNNI/AMX the weights use 7 bits (see
+``mmseg.deploy.quantize``); the tool prints which. Run the result with ``tools/test.py CONFIG model_int8.onnx
+--backend onnxruntime`` (``model_int8.xml --backend openvino``) or ``init_segmentor(CONFIG, 'model_int8.onnx',
+backend='onnxruntime')``.
 """
 import argparse
 import copy
@@ -25,8 +29,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument('config', help='config file path')
     p.add_argument('checkpoint', help='checkpoint file (any supported layout)')
     p.add_argument('--calib', type=int, default=32, help='calibration images from the training set')
-    p.add_argument('--out', help='INT8 model path (default: the checkpoint name with _int8.onnx)')
-    p.add_argument('--max-drop', type=float, default=1.0, help='largest mIoU drop (points) accepted')
+    p.add_argument('--runtime', choices=['onnxruntime', 'openvino'], default='onnxruntime',
+                   help='which runtime the INT8 model is for (openvino needs openvino and nncf)')
+    p.add_argument('--out', help='INT8 model path (default: the checkpoint name with _int8.onnx, or _int8.xml for '
+                                 'openvino)')
+    p.add_argument('--max-drop', type=float, default=0.5, help='largest mIoU drop (points) accepted')
     p.add_argument('--val-limit', type=int, help='evaluate on the first N validation images only')
     p.add_argument('--threads', type=int, help='CPU threads (default: the cores this process may use)')
     p.add_argument('--cfg-options', nargs='+', action=DictAction, help="override config keys, 'a.b=v'")
@@ -37,17 +44,19 @@ def parse_args(argv=None) -> argparse.Namespace:
         p.error(f'--max-drop must be >= 0, got {args.max_drop}')
     if not osp.isfile(args.checkpoint):
         p.error(f'checkpoint {args.checkpoint} does not exist')
+    ext = '.xml' if args.runtime == 'openvino' else '.onnx'
+    args.out = args.out or osp.splitext(args.checkpoint)[0] + '_int8' + ext
+    if not args.out.lower().endswith(ext):
+        p.error(f'--out {args.out}: a {args.runtime} INT8 model is a {ext} file')
     return args
 
 
 def _datasets(cfg, val_limit=None):
     """(calibration set: training images through the test pipeline, validation set with labels)."""
-    from mmseg.apis.inference import _dataset_cfg
-    from mmseg.datasets import build_dataset
-    val_cfg = _dataset_cfg(cfg)
+    from mmseg.datasets import build_dataset, leaf_dataset_cfg
+    val_cfg = leaf_dataset_cfg(cfg, 'test')
     if val_cfg is None:
         raise KeyError(f"config {cfg.filename}: no data.val/data.test to evaluate the gate on")
-    from mmseg.datasets import leaf_dataset_cfg
     train_cfg = leaf_dataset_cfg(cfg, 'train')
     calib_cfg = copy.deepcopy(dict(train_cfg or val_cfg))
     calib_cfg['pipeline'] = val_cfg['pipeline']
@@ -63,37 +72,48 @@ def _datasets(cfg, val_limit=None):
     return build_dataset(calib_cfg), val
 
 
+def _outputs(out: str):
+    """The files an INT8 model consists of (an OpenVINO IR has its .bin beside the .xml)."""
+    return [out, osp.splitext(out)[0] + '.bin'] if out.lower().endswith('.xml') else [out]
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
-    from mmseg.apis import init_segmentor
-    from mmseg.deploy.ort_backend import OrtSegmentor
-    from mmseg.deploy.quantize import accuracy_gate, dataset_images, quantize_int8
+    from mmseg.apis.builder import build_inference_model, load_config
+    from mmseg.deploy.quantize import accuracy_gate, dataset_images, quantize_int8, quantize_openvino, \
+        saturation_guard
     from mmseg.utils.threads import setup_threads
     logger = get_root_logger()
     setup_threads(args.threads)
-    out = args.out or osp.splitext(args.checkpoint)[0] + '_int8.onnx'
-    fp32 = init_segmentor(args.config, args.checkpoint, cfg_options=args.cfg_options, backend='onnxruntime')
-    calib_set, val_set = _datasets(fp32.cfg, args.val_limit)
+    cfg = load_config(args.config, args.cfg_options)
+    calib_set, val_set = _datasets(cfg, args.val_limit)  # bad data config fails before any export
+    fp32 = build_inference_model(cfg, args.checkpoint, 'cpu', backend=args.runtime)
     calib = dataset_images(calib_set, args.calib)
-    fp32.session_for(tuple(calib[0].shape[:1]) + tuple(calib[0].shape[2:]))  # export (or reuse) the fp32 graph
-    tmp = out + '.candidate.onnx'
+    fp32_graph = fp32.runtime.graph.path((1, *calib[0].shape[2:]))  # export (or reuse) the fp32 graph
+    reduce, why = saturation_guard()
+    print(f"weights: {'7' if reduce else '8'} bits ({why})")
+    ext = osp.splitext(args.out)[1]
+    tmp = f'{osp.splitext(args.out)[0]}.candidate{ext}'
     try:
-        quantize_int8(fp32.graph_path(), tmp, calib)
-        int8 = OrtSegmentor(fp32._source, onnx_file=tmp)
+        quantize = quantize_openvino if args.runtime == 'openvino' else quantize_int8
+        quantize(fp32_graph, tmp, calib)
+        int8 = build_inference_model(cfg, tmp, 'cpu', backend=args.runtime)
         gate = accuracy_gate(fp32, int8, val_set)
-        print(f"accuracy gate on {gate['images']} validation images: mIoU fp32 {gate['ref_miou']:.2f}, "
-              f"int8 {gate['miou']:.2f}, drop {gate['drop']:.2f} (max {args.max_drop:.2f}); "
+        print(f"accuracy gate on {gate['images']} validation images ({args.runtime}): mIoU fp32 "
+              f"{gate['ref_miou']:.2f}, int8 {gate['miou']:.2f}, drop {gate['drop']:.2f} (max {args.max_drop:.2f}); "
               f"pixel agreement {100 * gate['agreement']:.2f} %")
         if gate['drop'] > args.max_drop:
-            print(f"REFUSED: mIoU drop {gate['drop']:.2f} > --max-drop {args.max_drop:.2f}; {out} not written")
+            print(f"REFUSED: mIoU drop {gate['drop']:.2f} > --max-drop {args.max_drop:.2f}; {args.out} not written")
             return 1
-        os.replace(tmp, out)
-        logger.info('wrote %s', out)
-        print(f'wrote {out}')
+        for src, dst in reversed(list(zip(_outputs(tmp), _outputs(args.out)))):  # an IR's .bin before its .xml
+            os.replace(src, dst)
+        logger.info('wrote %s', args.out)
+        print(f'wrote {args.out}')
         return 0
     finally:
-        if osp.exists(tmp):
-            os.remove(tmp)
+        for leftover in _outputs(tmp):
+            if osp.exists(leftover):
+                os.remove(leftover)
 
 
 if __name__ == '__main__':

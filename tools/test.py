@@ -22,6 +22,7 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
+from mmseg.deploy.backends import BACKENDS, PRECISIONS  # noqa: E402
 from mmseg.utils import get_root_logger, is_main_process  # noqa: E402
 from mmseg.utils.config import Config, DictAction  # noqa: E402
 
@@ -57,8 +58,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument('--no-fuse', action='store_true',
                    help='keep BN and layer scale unfolded (bit-identical to the reference; fusing is faster and '
                         'equal up to float rounding)')
-    p.add_argument('--backend', choices=['pytorch', 'onnxruntime', 'auto'], default='pytorch',
-                   help='inference backend (onnxruntime: CPU; an .onnx checkpoint such as an INT8 model runs as is)')
+    p.add_argument('--backend', choices=BACKENDS, default='pytorch',
+                   help='inference runtime (onnxruntime/openvino: CPU; an .onnx or OpenVINO .xml checkpoint such as '
+                        'an INT8 model runs as is; auto: measured once per machine, model and input size)')
+    p.add_argument('--precision', choices=PRECISIONS,
+                   help='fp32, bf16 (pytorch, compiled, openvino on CPUs with bf16 in hardware); default fp32')
     p.add_argument('--threads', type=int, help='CPU threads of this process (default: the cores it may use)')
     p.add_argument('--cfg-options', nargs='+', action=DictAction, help="override config keys, 'a.b=v'")
     p.add_argument('--eval-options', nargs='+', action=DictAction, help="e.g. imgfile_prefix=DIR")
@@ -126,11 +130,17 @@ def _leaves(dataset):
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    from mmseg.deploy.backends import check_backend, finalize, is_onnx_file
+    from mmseg.apis.builder import build_inference_model, default_device, resolve_checkpoint
+    from mmseg.deploy.backends import check_backend
+    from mmseg.deploy.ort_runtime import StaticShapeError
     from mmseg.utils.threads import setup_threads
-    check_backend(args.backend, 'cpu' if args.backend != 'pytorch' else 'cuda' if torch.cuda.is_available() else
-                  'cpu', args.checkpoint, None)
-    cfg = Config.fromfile(args.config)
+    distributed = args.launcher != 'none'
+    if not distributed and torch.cuda.is_available():
+        torch.cuda.set_device(args.gpu_id)
+    config, checkpoint = resolve_checkpoint(args.config, args.checkpoint)
+    device = default_device(args.backend)  # the one device decision; the builder gets it as is
+    check_backend(args.backend, device, checkpoint, args.precision)
+    cfg = Config.fromfile(config)
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
     if args.aug_test:
@@ -144,20 +154,14 @@ def main(argv=None) -> int:
         return 2
     if cfg.get('cudnn_benchmark', False):
         torch.backends.cudnn.benchmark = True
-    cfg.model.pretrained = None
-    if isinstance(cfg.model.get('backbone'), dict):
-        cfg.model.backbone.pop('init_cfg', None)
-        cfg.model.backbone.pop('pretrained', None)
 
     from mmseg.apis import build_evaluator, multi_gpu_test, single_gpu_test
-    from mmseg.engine import init_dist, revert_sync_batchnorm
+    from mmseg.engine import init_dist
     from mmseg.engine.data import build_eval_loader
     from mmseg.engine.env import collect_env
-    distributed = args.launcher != 'none'
     if distributed:
         init_dist(args.launcher, **(cfg.get('dist_params') or {}))
-    elif torch.cuda.is_available():
-        torch.cuda.set_device(args.gpu_id)
+        device = default_device(args.backend)  # init_dist selected this rank's GPU
 
     work_dir = args.work_dir or cfg.get('work_dir') or \
         osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
@@ -175,31 +179,25 @@ def main(argv=None) -> int:
     logger.info('Environment info:\n' + collect_env())
 
     from mmseg.datasets import build_dataset
-    from mmseg.models import build_segmentor, load_checkpoint
     dataset = build_dataset(cfg.data.test, dict(test_mode=True))
     run_preflight(cfg, dataset, args, work_dir, logger)
     loader = build_eval_loader(dataset, 1, cfg.data.get('workers_per_gpu', 0), distributed)
-    model = build_segmentor(cfg.model)
-    onnx_file = args.checkpoint if is_onnx_file(args.checkpoint) else None  # e.g. tools/quantize.py's INT8 graph
-    if onnx_file is None:
-        load_checkpoint(model, args.checkpoint)
-    if not distributed or not torch.cuda.is_available():
-        model = revert_sync_batchnorm(model)
-    model.CLASSES, model.PALETTE = dataset.CLASSES, dataset.PALETTE
-    device = torch.device('cuda', torch.cuda.current_device()) if torch.cuda.is_available() and \
-        args.backend == 'pytorch' else torch.device('cpu')
     if device.type == 'cpu':
         setup_threads(args.threads)
-    model = model.to(device).eval()
-    model = finalize(model, args.backend, device, not args.no_fuse, onnx_file)  # fuses unless --no-fuse
+    # an .onnx/.xml checkpoint (an export, tools/quantize.py's INT8 model) runs as is; fuses unless --no-fuse
+    model = build_inference_model(cfg, checkpoint, device, args.backend, args.precision, not args.no_fuse,
+                                  threads=args.threads)
 
     evaluator = build_evaluator(dataset) if args.eval else None
     format_args = dict(args.eval_options or {})
     if args.format_only:
         format_args.setdefault('imgfile_prefix', osp.join(work_dir, 'format_results'))
     test = multi_gpu_test if distributed else single_gpu_test
-    preds = test(model, loader, evaluator, show_dir=args.show_dir, opacity=args.opacity,
-                 format_only=args.format_only, format_args=format_args, keep_preds=bool(args.out))
+    try:
+        preds = test(model, loader, evaluator, show_dir=args.show_dir, opacity=args.opacity,
+                     format_only=args.format_only, format_args=format_args, keep_preds=bool(args.out))
+    except StaticShapeError as e:  # a fixed-size graph met another size: say so, not onnxruntime's traceback
+        raise SystemExit(f'error: {e}') from None
     if args.out and is_main_process():
         with open(args.out, 'wb') as f:
             pickle.dump(preds, f)

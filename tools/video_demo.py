@@ -14,6 +14,7 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from 
 
 import numpy as np  # noqa: E402
 
+from mmseg.deploy.backends import BACKENDS, PRECISIONS  # noqa: E402
 from mmseg.utils import DictAction, get_root_logger  # noqa: E402
 
 IMAGE_EXTS = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp')
@@ -29,8 +30,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument('--opacity', type=float, default=0.5, help='overlay opacity in (0, 1]')
     p.add_argument('--fps', type=float, help='output frame rate (default: the input video rate, or 25)')
     p.add_argument('--device', default='cpu', help="'cpu', 'cuda' or 'cuda:N'")
-    p.add_argument('--backend', choices=['pytorch', 'onnxruntime', 'auto'], default='pytorch',
-                   help='inference backend (auto: the fastest correct one for the device; onnxruntime: CPU)')
+    p.add_argument('--backend', choices=BACKENDS, default='pytorch',
+                   help='inference runtime (auto: measured once per machine, model and input size; onnxruntime, '
+                        'openvino: CPU)')
+    p.add_argument('--precision', choices=PRECISIONS, help='fp32 (default) or bf16 (CPUs with bf16 in hardware)')
     p.add_argument('--threads', type=int, help='CPU threads (default: the cores this process may use)')
     p.add_argument('--cfg-options', nargs='+', action=DictAction, help="override config keys, 'a.b=v'")
     args = p.parse_args(argv)
@@ -75,10 +78,11 @@ def main(argv=None) -> int:
     import cv2
     from tqdm import tqdm
 
-    from mmseg.apis import inference_segmentor, init_segmentor, show_result
+    from mmseg.apis import Segmenter, show_result
     from mmseg.utils.threads import setup_threads
     setup_threads(args.threads)
-    model = init_segmentor(args.config, args.checkpoint, args.device, args.cfg_options, backend=args.backend)
+    seg = Segmenter.from_config(args.config, args.checkpoint, args.device, args.backend, args.precision,
+                                cfg_options=args.cfg_options)
     frames, total, in_fps = read_frames(args.input)
     ext = osp.splitext(args.out)[1].lower()
     writer, size = None, None
@@ -87,8 +91,8 @@ def main(argv=None) -> int:
     n = 0
     try:
         for name, frame in tqdm(frames, total=total or None, desc='frames', unit='frame'):
-            seg = inference_segmentor(model, frame)[0]
-            drawn = show_result(frame, seg, model.PALETTE, model.CLASSES, opacity=args.opacity, legend=False)
+            labels = seg(frame)[0]
+            drawn = show_result(frame, labels, seg.palette, seg.classes, opacity=args.opacity, legend=False)
             if ext in VIDEO_EXTS:
                 if writer is None:
                     size = drawn.shape[:2]

@@ -1,165 +1,297 @@
-"""CPU backends side by side: PyTorch fp32 / bf16, ONNX Runtime fp32 (plain export), backend='auto', INT8.
+"""Image → labels on the CPU for every runtime/precision, ``backend='auto'``'s pick, and MMSegmentation 1.2.2's
+``predict`` as the peer, in one run.
 
-``python benchmarks/deploy/bench_backends.py --variants tiny base --threads 2 --reps 6 [--json out.json]``
+    python benchmarks/deploy/bench_backends.py --variants t b --threads 2 --reps 10 --json deploy.json
+    python benchmarks/deploy/bench_backends.py --tiny --reps 1          # does it run (a shallow model, small sizes)
 
-Per variant (the ADE20K config, 150 classes): random weights with BN statistics calibrated on scikit-image's
-photographs (``mmseg.deploy.calibration``), one 512×512 photo (astronaut), batch 1. Timed per call, interleaved
-(every repetition runs each backend once, in turn), min and median reported; each call goes from the normalised input
-tensor to the label map at 512×512:
+Per variant (the ADE20K config: 150 classes; random weights with BN statistics calibrated on scikit-image's
+photographs, ``mmseg.deploy.calibration``) and per case — 512×512 whole, 2048×1024 whole, 2048×1024 slide (1024²
+windows, stride 768, the Cityscapes test setting) — one photo resized to the case size goes image → labels through:
 
-- ``pytorch fp32``: ``init_segmentor(..., backend='pytorch')`` (fused, NHWC), ``simple_test``.
-- ``pytorch bf16``: the same under bf16 autocast (NMF fp32).
-- ``ORT fp32 (plain export)``: what a user gets from ``tools/export_onnx.py`` (whole graph with the final upsample,
-  logits) in an onnxruntime session with the same threads, then ``argmax`` — the baseline of the targets.
-- ``auto``: ``init_segmentor(..., backend='auto')``.
-- ``ORT int8``: ``mmseg.deploy.quantize`` on the head graph, calibrated on the other photos, Hamburger fp32.
+- ``Segmenter(img)`` for each runtime/precision (``mmseg.apis.Segmenter.from_config(..., backend=, precision=)``):
+  pytorch fp32 (fused, the plain path), pytorch bf16, compiled fp32, onnxruntime fp32, openvino fp32/bf16 (bf16
+  rows only where the CPU has bf16 in hardware), onnxruntime/openvino int8 (``mmseg.deploy.quantize``, calibrated
+  on the other photos; random weights, so their labels say nothing about a trained model's accuracy);
+- ``backend='auto'`` (a fresh decision cache: it measures on its warm-up call, and the row says what it picked);
+- the peer: MMSegmentation 1.2.2 ``inference_model`` in its own process of the reference venv (same weights through
+  ``to_mmseg_layout``, same threads, its NMF with its own random bases).
 
-Label agreement is measured against ``pytorch fp32`` on every photo through ``inference_segmentor`` (the test
-pipeline: short side 512, original size out).
+Each repetition runs the peer once and every runtime once, in turn (interleaved, so load drift hits all alike),
+after one untimed warm-up call each (exports, compilation, auto's measurement). Reported: min and median ms, the
+ratio to the peer (peer / ours, min and median), labels equal to pytorch fp32. The header gives the CPU model and
+kernel flags, the threads, the load average at start and end, and every version.
 """
 import argparse
 import json
 import os
 import os.path as osp
 import platform
+import statistics
+import subprocess
 import sys
 import tempfile
 import time
-from typing import Callable, Dict, List
+from pathlib import Path
+from typing import Callable, Dict, List, Optional
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parents[1]
+sys.path.insert(0, str(REPO))
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-CONFIGS = {v: f'local_configs/segnext/{v}/segnext.{v}.512x512.ade.160k.py' for v in ('tiny', 'small', 'base', 'large')}
+CONFIGS = {v: f'local_configs/segnext/{d}/segnext.{d}.512x512.ade.160k.py'
+           for v, d in (('t', 'tiny'), ('s', 'small'), ('b', 'base'), ('l', 'large'))}
+PEER_CONFIGS = {v: f'segnext_mscan-{v}_1xb16-adamw-160k_ade20k-512x512.py' for v in CONFIGS}
+# name: (H, W, mode, crop, stride)
+CASES = {'512': (512, 512, 'whole', None, None), '2048-whole': (1024, 2048, 'whole', None, None),
+         '2048-slide': (1024, 2048, 'slide', (1024, 1024), (768, 768))}
+TINY_CASES = {'512': (128, 128, 'whole', None, None), '2048-whole': (128, 256, 'whole', None, None),
+              '2048-slide': (128, 256, 'slide', (128, 128), (96, 96))}
+RUNTIMES = ('pytorch:fp32', 'pytorch:bf16', 'compiled:fp32', 'onnxruntime:fp32', 'openvino:fp32', 'openvino:bf16',
+            'onnxruntime:int8', 'openvino:int8', 'auto')
 
 
-def calibrated_checkpoint(config: str, photos, out: str) -> str:
+class Peer:
+    """MMSegmentation 1.2.2 in a process of the reference venv (``-I``: it never sees our ``mmseg``)."""
+
+    def __init__(self, python: str, payload: str, threads: int):
+        env = {k: v for k, v in os.environ.items() if not k.startswith('PYTHON')}
+        self.proc = subprocess.Popen([python, '-I', '-W', 'ignore', str(HERE / 'peer_worker.py')],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env,
+                                     cwd=tempfile.gettempdir())
+        self.info = self.ask(dict(cmd='setup', payload=payload, threads=threads))
+
+    def ask(self, cmd: dict) -> dict:
+        self.proc.stdin.write(json.dumps(cmd) + '\n')
+        self.proc.stdin.flush()
+        line = self.proc.stdout.readline()
+        if not line:
+            raise RuntimeError(f'the peer process died (rc={self.proc.wait()}); see its stderr above')
+        return json.loads(line)
+
+    def close(self) -> None:
+        try:
+            self.proc.stdin.write(json.dumps(dict(cmd='quit')) + '\n')
+            self.proc.stdin.close()
+        except BrokenPipeError:
+            pass
+        try:
+            self.proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def calibrated_checkpoint(config: str, photos, opts: Dict, out: str) -> str:
     from mmseg.apis import init_segmentor
-    from mmseg.apis.inference import build_test_pipeline
+    from mmseg.apis.segmenter import build_test_pipeline
     from mmseg.datasets import collate
     from mmseg.deploy.calibration import calibrate_bn
     torch.manual_seed(0)
-    model = init_segmentor(config, fuse=False)
+    model = init_segmentor(config, fuse=False, cfg_options=opts)
     pipeline = build_test_pipeline(model.cfg)
     calibrate_bn(model, [collate([pipeline(dict(img=p))])['img'][0] for p in photos])
     torch.save({'state_dict': model.state_dict()}, out)
     return out
 
 
-def plain_ort(model_cfg: str, ckpt: str, shape, workdir: str, threads: int) -> Callable:
-    """The user's baseline: tools/export_onnx.py's static whole graph (logits at input size) + argmax."""
-    from mmseg.apis import init_segmentor
-    from mmseg.deploy.onnx_export import export
-    from mmseg.deploy.ort_backend import create_session
-    path = osp.join(workdir, 'plain.onnx')
-    export(init_segmentor(model_cfg, ckpt, fuse=False), shape, path, output='logits', exporter='torchscript')
-    session = create_session(path, threads)
-    name = session.get_inputs()[0].name
-
-    def run(img: torch.Tensor) -> np.ndarray:
-        return session.run(None, {name: img.numpy()})[0].argmax(axis=1)
-    return run
+def case_options(h: int, w: int, mode: str, crop, stride, depths) -> Dict:
+    opts = {'data.test.pipeline.1.img_scale': (w, h)}  # the photo is resized to (h, w): the pipeline keeps it
+    opts['model.test_cfg'] = dict(mode='whole') if mode == 'whole' else dict(mode='slide', crop_size=crop,
+                                                                          stride=stride)
+    if depths:
+        opts['model.backbone.depths'] = list(depths)
+    return opts
 
 
-def bench_variant(variant: str, args, photos, workdir: str) -> Dict:
-    from mmseg.apis import inference_segmentor, init_segmentor
-    from mmseg.apis.inference import build_test_pipeline
+def build_runtime(name: str, config: str, ckpt: str, opts: Dict, calib, workdir: str) -> Callable:
+    """A Segmenter for ``name`` ('backend:precision' or 'auto'); int8 ones are quantized here first."""
+    from mmseg.apis import Segmenter
+    from mmseg.deploy.quantize import quantize_int8, quantize_openvino
+    if name == 'auto':
+        return Segmenter.from_config(config, ckpt, backend='auto', cfg_options=opts)
+    backend, precision = name.split(':')
+    if precision != 'int8':
+        return Segmenter.from_config(config, ckpt, backend=backend, precision=precision, cfg_options=opts)
+    fp32 = Segmenter.from_config(config, ckpt, backend=backend, cfg_options=opts)
+    graph = fp32.model.runtime.graph.path((1, *calib[0].shape[2:]))
+    out = osp.join(workdir, f'{abs(hash((config, str(opts))))}_{backend}_int8' + ('.xml' if backend == 'openvino'
+                                                                                  else '.onnx'))
+    (quantize_openvino if backend == 'openvino' else quantize_int8)(graph, out, calib)
+    return Segmenter.from_config(config, out, backend=backend, cfg_options=opts)
+
+
+def skip_reason(name: str) -> Optional[str]:
+    from mmseg.deploy.backends import available
+    from mmseg.deploy.cpu import native_bf16
+    backend, _, precision = name.partition(':')
+    if backend in ('onnxruntime', 'openvino') and not available(backend):
+        return f'{backend} is not installed'
+    if name == 'openvino:int8':
+        try:
+            import nncf  # noqa: F401
+        except ImportError:
+            return 'nncf is not installed'
+    if precision == 'bf16' and not native_bf16():
+        return 'no bf16 in hardware (AVX512-BF16/AMX): emulated, never chosen'
+    return None
+
+
+def bench_case(variant: str, case: str, args, photos, workdir: str) -> Dict:
+    import cv2
+    from mmseg.apis.segmenter import build_test_pipeline
     from mmseg.datasets import collate
-    from mmseg.deploy.ort_backend import OrtSegmentor
-    from mmseg.deploy.quantize import quantize_int8
-    config = CONFIGS[variant]
-    ckpt = calibrated_checkpoint(config, photos, osp.join(workdir, f'{variant}.pth'))
-    models = {'pytorch fp32': init_segmentor(config, ckpt)}
-    if 'bf16' in args.backends:
-        models['pytorch bf16'] = init_segmentor(config, ckpt, precision='bf16')
-    models['auto'] = init_segmentor(config, ckpt, backend='auto')
-    pipeline = build_test_pipeline(models['pytorch fp32'].cfg)
-    calib = [collate([pipeline(dict(img=p))])['img'][0] for p in photos[1:1 + args.calib]]
-    if 'int8' in args.backends:
-        source = init_segmentor(config, ckpt, backend='onnxruntime')
-        source.session_for((1, 512, 512))
-        int8_path = quantize_int8(source.graph_path(), osp.join(workdir, f'{variant}_int8.onnx'), calib)
-        models['ORT int8'] = OrtSegmentor(source._source, onnx_file=int8_path)
-    plain = plain_ort(config, ckpt, (args.size, args.size), workdir, torch.get_num_threads())
+    from mmseg.deploy.agreement import label_agreement
+    from mmseg.models import to_mmseg_layout
+    from mmseg.utils import Config
+    h, w, mode, crop, stride = (TINY_CASES if args.tiny else CASES)[case]
+    config = str(REPO / CONFIGS[variant])
+    depths = [1, 1, 1, 1] if args.tiny else None
+    opts = case_options(h, w, mode, crop, stride, depths)
+    calib_photos = [cv2.resize(p, (w, h), interpolation=cv2.INTER_AREA) for p in photos]
+    ckpt = calibrated_checkpoint(config, calib_photos[1:], opts, osp.join(workdir, f'{variant}_{case}.pth'))
+    img = calib_photos[0]
+    cfg = Config.fromfile(config)
+    cfg.merge_from_dict(opts)
+    pipeline = build_test_pipeline(cfg)
+    window = (h, w) if mode == 'whole' else tuple(min(c, s) for c, s in zip(crop, (h, w)))
+    calib = [collate([pipeline(dict(img=cv2.resize(p, window[::-1])))])['img'][0] for p in calib_photos[1:]]
 
-    data = collate([pipeline(dict(img=photos[0]))])
-    img = data['img'][0]
-    assert tuple(img.shape[2:]) == (args.size, args.size), img.shape
-    metas = [dict(ori_shape=(args.size, args.size, 3), img_shape=(args.size, args.size, 3), flip=False)]
     calls: Dict[str, Callable] = {}
-    for name, m in models.items():
-        calls[name] = (lambda m: lambda: m.simple_test(img, metas, rescale=True))(m)
-    calls['ORT fp32 (plain export)'] = lambda: plain(img)
-    times: Dict[str, List[float]] = {k: [] for k in calls}
-    with torch.inference_mode():
-        for fn in calls.values():  # warm-up: first-call allocations and lazy initialisation
-            fn()
-        for _ in range(args.reps):
-            for name, fn in calls.items():
-                start = time.perf_counter()
-                fn()
-                times[name].append(time.perf_counter() - start)
-        check = photos[:args.agree_photos] if args.agree_photos else photos
-        ref = inference_segmentor(models['pytorch fp32'], check)
-        agree = {}
-        for name, m in models.items():
-            got = inference_segmentor(m, check)
-            diff = sum(int((g != r).sum()) for g, r in zip(got, ref))
-            agree[name] = (1 - diff / sum(r.size for r in ref), diff)
-        plain_labels = plain(img)[0]
-        ref_512 = models['pytorch fp32'].simple_test(img, metas)[0]
-        agree['ORT fp32 (plain export)'] = (float((plain_labels == ref_512).mean()),
-                                            int((plain_labels != ref_512).sum()))
-    base = min(times['ORT fp32 (plain export)'])
-    base_med = float(np.median(times['ORT fp32 (plain export)']))
+    segs: Dict[str, object] = {}
+    skipped: Dict[str, str] = {}
+    for name in args.runtimes:
+        reason = skip_reason(name)
+        if reason is None:
+            try:
+                seg = build_runtime(name, config, ckpt, opts, calib, workdir)
+                seg(img)  # warm-up: exports, compilation, auto's measurement
+                segs[name] = seg
+                calls[name] = (lambda s: lambda: s(img)[0])(seg)
+            except Exception as e:  # one runtime that cannot run here must not cost the whole table
+                reason = f'{type(e).__name__}: {e}'.splitlines()[0][:200]
+        if reason is not None:
+            skipped[name] = reason
+            print(f'  {variant} {case}: {name} skipped ({reason})', flush=True)
+    auto_pick = None
+    if 'auto' in calls:
+        decisions = segs['auto'].model.runtime.decisions
+        auto_pick = {'x'.join(map(str, s)): f"{d['backend']}:{d['precision']}" for s, d in decisions.items()}
+    peer = None
+    if not args.no_peer:
+        payload = osp.join(workdir, f'peer_{variant}_{case}.pt')
+        state = torch.load(ckpt, weights_only=True)['state_dict']
+        torch.save(dict(config=PEER_CONFIGS[variant], depths=depths or cfg.model.backbone.depths, image=img,
+                        state_dict=to_mmseg_layout(state), mode=mode, crop=crop, stride=stride), payload)
+        peer = Peer(args.ref_python, payload, torch.get_num_threads())
+        peer.ask(dict(cmd='time', n=1))
+    times: Dict[str, List[float]] = {k: [] for k in (['peer'] if peer else []) + list(calls)}
+    try:
+        with torch.inference_mode():
+            for _ in range(args.reps):
+                if peer:
+                    times['peer'] += peer.ask(dict(cmd='time', n=1))['wall']
+                for name, fn in calls.items():
+                    start = time.perf_counter()
+                    fn()
+                    times[name].append(time.perf_counter() - start)
+            ref = calls['pytorch:fp32']() if 'pytorch:fp32' in calls else None
+            agree = {name: (label_agreement(fn(), ref) if ref is not None else None) for name, fn in calls.items()}
+        if peer:
+            out = osp.join(workdir, 'peer_labels.npy')
+            peer.ask(dict(cmd='labels', out=out))
+            agree['peer'] = label_agreement(np.load(out), ref) if ref is not None else None
+    finally:
+        if peer:
+            peer.close()
+    base = times.get('peer')
     rows = []
     for name, ts in times.items():
-        rows.append(dict(variant=variant, backend=name, min_ms=1e3 * min(ts), median_ms=1e3 * float(np.median(ts)),
-                         speedup_vs_ort_min=base / min(ts), speedup_vs_ort_median=base_med / float(np.median(ts)),
-                         agreement=agree[name][0], differing_pixels=agree[name][1]))
-    return dict(variant=variant, rows=rows, photos=len(check), reps=args.reps)
+        row = dict(variant=variant, case=case, size=f'{w}x{h}', mode=mode, runtime=name, min_ms=1e3 * min(ts),
+                   median_ms=1e3 * statistics.median(ts), reps=len(ts), agreement=agree.get(name))
+        if base:
+            row.update(x_peer_min=min(base) / min(ts), x_peer_median=statistics.median(base) / statistics.median(ts))
+        rows.append(row)
+    return dict(variant=variant, case=case, rows=rows, skipped=skipped, auto_pick=auto_pick,
+                peer_versions=peer.info['versions'] if peer else None)
 
 
 def format_rows(rows: List[Dict]) -> str:
-    head = (f"| {'variant':7} | {'backend':24} | min ms | median ms | × ORT fp32 (min / median) | "
-            f'labels = pytorch fp32 |')
-    lines = [head, '|' + '|'.join('-' * (len(c)) for c in head.split('|')[1:-1]) + '|']
+    head = '| variant | case | runtime | min ms | median ms | × peer (min / median) | labels = pytorch fp32 |'
+    lines = [head, '|---|---|---|---|---|---|---|']
     for r in rows:
-        lines.append(f"| {r['variant']:7} | {r['backend']:24} | {r['min_ms']:6.0f} | {r['median_ms']:9.0f} | "
-                     f"{r['speedup_vs_ort_min']:.2f} / {r['speedup_vs_ort_median']:.2f} | "
-                     f"{100 * r['agreement']:.3f} % ({r['differing_pixels']} px) |")
+        ratio = f"{r['x_peer_min']:.2f} / {r['x_peer_median']:.2f}" if 'x_peer_min' in r else '–'
+        agree = '–' if r['agreement'] is None else f"{100 * r['agreement']:.3f} %"
+        lines.append(f"| {r['variant']} | {r['case']} ({r['size']}) | {r['runtime']} | {r['min_ms']:.0f} | "
+                     f"{r['median_ms']:.0f} | {ratio} | {agree} |")
     return '\n'.join(lines)
+
+
+def versions() -> Dict[str, Optional[str]]:
+    from mmseg.deploy.auto import library_versions
+    out = library_versions()
+    try:
+        import nncf
+        out['nncf'] = nncf.__version__
+    except ImportError:
+        out['nncf'] = None
+    return out
 
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    p.add_argument('--variants', nargs='+', default=['tiny', 'base'], choices=sorted(CONFIGS))
-    p.add_argument('--backends', nargs='+', default=['bf16', 'int8'], help='optional rows: bf16 int8')
+    p.add_argument('--variants', nargs='+', default=['t', 'b'], choices=sorted(CONFIGS))
+    p.add_argument('--cases', nargs='+', default=list(CASES), choices=list(CASES))
+    p.add_argument('--runtimes', nargs='+', default=list(RUNTIMES), choices=list(RUNTIMES))
     p.add_argument('--threads', type=int, default=2)
-    p.add_argument('--reps', type=int, default=6)
-    p.add_argument('--calib', type=int, default=5, help='calibration photos for INT8 (not the timed one)')
-    p.add_argument('--size', type=int, default=512)
-    p.add_argument('--agree-photos', type=int, help='label agreement on the first N photos only (default: all)')
+    p.add_argument('--reps', type=int, default=10)
+    p.add_argument('--tiny', action='store_true', help='one block per stage and small sizes: a quick run-through')
+    p.add_argument('--no-peer', action='store_true', help='skip MMSegmentation 1.2.2')
+    p.add_argument('--ref-python', default=str(REPO / '.ref_venv' / 'bin' / 'python'),
+                   help='python of the reference venv (benchmarks/reference_env.sh)')
     p.add_argument('--json')
     args = p.parse_args(argv)
-    import onnxruntime
+    if args.reps < 1:
+        p.error('--reps must be >= 1')
+    if not args.no_peer and not osp.isfile(args.ref_python):
+        p.error(f'--ref-python {args.ref_python} does not exist (build it with benchmarks/reference_env.sh, or '
+                f'pass --no-peer)')
     from mmseg.deploy.calibration import sample_photos
+    from mmseg.deploy.cpu import cpu_model, kernel_flags
     from mmseg.utils.threads import setup_threads
     setup_threads(args.threads)
+    load_start = os.getloadavg()
     photos = sample_photos()
     results = []
     with tempfile.TemporaryDirectory() as tmp:
-        os.environ.setdefault('SEGNEXT_CACHE_DIR', osp.join(tmp, 'cache'))
+        os.environ['SEGNEXT_CACHE_DIR'] = osp.join(tmp, 'cache')  # auto measures afresh; graphs exported afresh
         for v in args.variants:
-            results.append(bench_variant(v, args, photos, tmp))
-    rows = [r for res in results for r in res['rows']]
-    info = dict(date=time.strftime('%Y-%m-%d'), machine=f'{platform.machine()} {os.cpu_count()} cores',
-                cpu_capability=torch.backends.cpu.get_cpu_capability(), threads=torch.get_num_threads(),
-                torch=torch.__version__, onnxruntime=onnxruntime.__version__, size=args.size, reps=args.reps)
-    print(' '.join(f'{k}={v}' for k, v in info.items()))
-    print(format_rows(rows))
+            for case in args.cases:
+                print(f'{v} {case} ...', flush=True)
+                results.append(bench_case(v, case, args, photos, tmp))
+    load_end = os.getloadavg()
+    info = dict(date=time.strftime('%Y-%m-%d %H:%M'), cpu=cpu_model(), machine=platform.machine(),
+                cores=os.cpu_count(), flags=sorted(k for k, v in kernel_flags().items() if v is True),
+                torch_capability=kernel_flags()['torch_capability'], threads=torch.get_num_threads(),
+                loadavg_start=load_start, loadavg_end=load_end, versions=versions(),
+                peer_versions=next((r['peer_versions'] for r in results if r['peer_versions']), None),
+                reps=args.reps, tiny=args.tiny)
+    print(f"{info['date']}  {info['cpu']} ({info['cores']} cores, {info['threads']} threads)  flags: "
+          f"{' '.join(info['flags'])}  torch capability {info['torch_capability']}")
+    print(f"loadavg at start {' '.join(f'{x:.2f}' for x in load_start)}, at end "
+          f"{' '.join(f'{x:.2f}' for x in load_end)}")
+    print('versions: ' + ', '.join(f'{k} {v}' for k, v in info['versions'].items())
+          + (f"; peer: {', '.join(f'{k} {v}' for k, v in info['peer_versions'].items())}"
+             if info['peer_versions'] else ''))
+    print(format_rows([r for res in results for r in res['rows']]))
+    for res in results:
+        if res['auto_pick']:
+            print(f"auto picked for {res['variant']} {res['case']}: "
+                  + ', '.join(f'{k}: {v}' for k, v in res['auto_pick'].items()))
+        for name, why in res['skipped'].items():
+            print(f"not run for {res['variant']} {res['case']}: {name} ({why})")
     if args.json:
         with open(args.json, 'w') as f:
             json.dump(dict(info, results=results), f, indent=2)

@@ -6,12 +6,12 @@ package (``pip install -e ".[hub]"``). Class names and palette travel in the saf
 """
 import os
 import os.path as osp
-from typing import Any, Dict, Optional, Tuple, Union
+from typing import Any, Dict, Optional, Union
 
 import torch.nn as nn
 
-HF_PREFIX = 'hf-hub:'
-CONFIG_FILE, WEIGHTS_FILE, CARD_FILE = 'config.py', 'model.safetensors', 'README.md'
+from .model_folder import (CARD_FILE, CONFIG_FILE, HF_PREFIX, WEIGHTS_FILE, is_pretrained_folder,  # noqa: F401
+                           resolve_pretrained)
 
 CITATION = """@article{guo2022segnext,
   title={SegNeXt: Rethinking Convolutional Attention Design for Semantic Segmentation},
@@ -21,57 +21,20 @@ CITATION = """@article{guo2022segnext,
 }"""
 
 
-def is_pretrained_folder(path: Any) -> bool:
-    """A folder holding ``config.py`` and ``model.safetensors``."""
-    return isinstance(path, (str, os.PathLike)) and osp.isfile(osp.join(path, CONFIG_FILE)) and \
-        osp.isfile(osp.join(path, WEIGHTS_FILE))
-
-
-def resolve_pretrained(name_or_path: Any, revision: Optional[str] = None,
-                       cache_dir: Optional[str] = None) -> Optional[Tuple[str, str]]:
-    """``(config.py, model.safetensors)`` paths for a hub folder or an ``hf-hub:owner/name[@rev]`` id; ``None``
-    for anything else (a config file), so ``init_segmentor`` can call it on its first argument."""
-    if isinstance(name_or_path, str) and name_or_path.startswith(HF_PREFIX):
-        return _download_from_hub(name_or_path[len(HF_PREFIX):], revision, cache_dir)
-    if isinstance(name_or_path, (str, os.PathLike)) and osp.isdir(name_or_path):
-        if not is_pretrained_folder(name_or_path):
-            raise FileNotFoundError(f'{name_or_path} is a folder but not a SegNeXt model folder: it needs '
-                                    f'{CONFIG_FILE} and {WEIGHTS_FILE} (written by tools/export_hub.py)')
-        return osp.join(name_or_path, CONFIG_FILE), osp.join(name_or_path, WEIGHTS_FILE)
-    return None
-
-
-def _download_from_hub(repo: str, revision: Optional[str], cache_dir: Optional[str]) -> Tuple[str, str]:
-    if '@' in repo:
-        repo, revision = repo.split('@', 1)
-    if repo.count('/') != 1 or not all(repo.split('/')):
-        raise ValueError(f"expected '{HF_PREFIX}owner/name[@revision]', got '{HF_PREFIX}{repo}'")
-    try:
-        from huggingface_hub import hf_hub_download
-    except ImportError as e:
-        raise ImportError(f"loading '{HF_PREFIX}{repo}' needs the huggingface_hub package: "
-                          f"pip install huggingface_hub (or pip install -e \".[hub]\")") from e
-    paths = []
-    for name in (CONFIG_FILE, WEIGHTS_FILE):
-        try:
-            paths.append(hf_hub_download(repo, name, revision=revision, cache_dir=cache_dir))
-        except Exception as e:  # network, missing repo/file, auth: all end here with the id in the message
-            raise RuntimeError(f"cannot fetch {name} of '{HF_PREFIX}{repo}' (revision {revision or 'main'}): "
-                               f'{type(e).__name__}: {e}') from e
-    return paths[0], paths[1]
-
-
 def from_pretrained(name_or_path: Union[str, os.PathLike], device: str = 'cpu', fuse: bool = True,
                     cfg_options: Optional[Dict] = None, revision: Optional[str] = None,
-                    cache_dir: Optional[str] = None) -> nn.Module:
-    """Build and load a segmentor from a hub folder or ``hf-hub:`` id (eval mode, ``CLASSES``/``PALETTE`` set)."""
+                    cache_dir: Optional[str] = None, backend: str = 'pytorch',
+                    precision: Optional[str] = None) -> nn.Module:
+    """Build and load a segmentor from a hub folder or ``hf-hub:`` id (eval mode, ``CLASSES``/``PALETTE`` set),
+    with any ``backend``/``precision`` of ``init_segmentor``."""
     from .inference import init_segmentor
     found = resolve_pretrained(name_or_path, revision, cache_dir)
     if found is None:
         raise FileNotFoundError(f"{name_or_path}: neither a model folder (with {CONFIG_FILE} and {WEIGHTS_FILE}) "
                                 f"nor a '{HF_PREFIX}owner/name' id")
     config, weights = found
-    return init_segmentor(config, weights, device=device, cfg_options=cfg_options, fuse=fuse)
+    return init_segmentor(config, weights, device=device, cfg_options=cfg_options, fuse=fuse, backend=backend,
+                          precision=precision)
 
 
 # ------------------------------------------------------------------------------------------------------ export
@@ -140,8 +103,9 @@ def export_hub(config: Union[str, Any], checkpoint: str, out_dir: str, cfg_optio
     loading them first. Returns ``out_dir``."""
     from ..models.checkpoint import model_meta, read_checkpoint
     from ..models.checkpoint_files import write_safetensors
-    from .inference import _plain_config, init_segmentor
-    cfg = _plain_config(config, cfg_options)
+    from .builder import load_config
+    from .inference import init_segmentor
+    cfg = load_config(config, cfg_options)
     model = init_segmentor(cfg, checkpoint, device='cpu', fuse=False)  # raises if the weights do not fit
     meta = model_meta(read_checkpoint(checkpoint))
     meta.update(CLASSES=list(model.CLASSES), PALETTE=[list(map(int, c)) for c in model.PALETTE],
@@ -149,8 +113,7 @@ def export_hub(config: Union[str, Any], checkpoint: str, out_dir: str, cfg_optio
     if metrics:
         meta['metrics'] = dict(_metrics_of(meta, None), **metrics)
     os.makedirs(out_dir, exist_ok=True)
-    state_dict = {k: v for k, v in model.state_dict().items()}
-    write_safetensors(state_dict, osp.join(out_dir, WEIGHTS_FILE), meta)
+    write_safetensors(model.state_dict(), osp.join(out_dir, WEIGHTS_FILE), meta)
     with open(osp.join(out_dir, CONFIG_FILE), 'w', encoding='utf-8') as f:
         f.write(cfg.pretty_text)
     num_params = sum(p.numel() for p in model.parameters())

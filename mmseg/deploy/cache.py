@@ -1,8 +1,10 @@
-"""Where exported ONNX graphs are cached, and under which key.
+"""The deploy caches: exported ONNX graphs (``onnx/``) and the measured ``backend='auto'`` decisions (``auto/``).
 
-Key = SHA-256 of the model config, the loaded weights (the state dict's tensors: any checkpoint layout or
+Root: ``$SEGNEXT_CACHE_DIR``, else ``$XDG_CACHE_HOME/segnext``, else ``~/.cache/segnext``.
+
+Graph key = SHA-256 of the model config, the loaded weights (the state dict's tensors: any checkpoint layout or
 ``cfg_options`` that changes them changes the key), the shape mode, the graph's output and the exporter settings and
-versions. Directory: ``$SEGNEXT_CACHE_DIR``, else ``$XDG_CACHE_HOME/segnext/onnx``, else ``~/.cache/segnext/onnx``.
+versions. The decision key is :func:`mmseg.deploy.auto.decision_key`.
 """
 import hashlib
 import json
@@ -14,12 +16,17 @@ import torch
 import torch.nn as nn
 
 
-def cache_dir() -> str:
+def cache_root() -> str:
     root = os.environ.get('SEGNEXT_CACHE_DIR')
     if not root:
         xdg = os.environ.get('XDG_CACHE_HOME') or osp.join(osp.expanduser('~'), '.cache')
         root = osp.join(xdg, 'segnext')
-    return osp.join(root, 'onnx')
+    return root
+
+
+def cache_dir(kind: str = 'onnx') -> str:
+    """``<root>/<kind>``: 'onnx' (graphs) or 'auto' (decisions)."""
+    return osp.join(cache_root(), kind)
 
 
 def weights_digest(model: nn.Module) -> str:

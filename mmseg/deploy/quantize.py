@@ -1,19 +1,30 @@
-"""INT8 post-training static quantization with onnxruntime, and the accuracy gate of ``tools/quantize.py``.
+"""INT8 post-training static quantization (onnxruntime and OpenVINO/NNCF), and the accuracy gate of
+``tools/quantize.py``.
 
-ONNX Runtime's quantizer (QDQ format, per-channel symmetric int8 weights, uint8 activations, min/max calibration) on
-the head-logits graph of :mod:`mmseg.deploy.ort_backend`. Every node of the Hamburger (``ham_in`` conv, the NMF's
-matrix products and normalisations, ``ham_out`` conv) stays fp32: the NMF's multiplicative updates divide by small
-numbers and do not survive 8-bit activations (published SegNeXt INT8 results keep it in floating point too).
-The result is an ``.onnx`` file that ``init_segmentor(config, 'model_int8.onnx', backend='onnxruntime')`` runs.
+Both quantize the head-logits graph of :mod:`mmseg.deploy.ort_runtime` with the whole Hamburger (``ham_in`` conv,
+the NMF's matrix products and normalisations, ``ham_out`` conv) kept in float: the NMF's multiplicative updates
+divide by small numbers and do not survive 8-bit activations (published SegNeXt INT8 results keep it in floating
+point too).
+
+- onnxruntime (:func:`quantize_int8`): QDQ format, per-channel symmetric int8 weights, uint8 activations, min/max
+  calibration, convolutions and matrix products only → an ``.onnx`` file.
+- OpenVINO (:func:`quantize_openvino`): NNCF post-training quantization (its default int8 scheme and statistics)
+  → an OpenVINO IR (``.xml`` + ``.bin``).
+
+CPUs without VNNI/AMX (:func:`mmseg.deploy.cpu.has_vnni`) add the u8×s8 pair products in int16, which can saturate:
+there onnxruntime quantizes weights to 7 bits (``reduce_range``, as ONNX Runtime documents for such CPUs) and NNCF
+turns on its overflow fix (the same halving of the weight range); with VNNI/AMX both use the full 8 bits.
 """
+import logging
 import os
 import os.path as osp
-from typing import Dict, Iterable, List, Optional, Sequence
+from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
 
 from ..utils import get_root_logger
+from .agreement import label_difference
 
 HAMBURGER_SCOPE = '/decode_head/hamburger/'
 
@@ -46,10 +57,23 @@ class _Reader:
         self.pos = 0
 
 
+def saturation_guard(reduce_range: Optional[bool] = None) -> Tuple[bool, str]:
+    """(use the 7-bit weight range, why): the CPU's answer unless ``reduce_range`` forces one."""
+    from .cpu import has_vnni
+    if reduce_range is not None:
+        return reduce_range, 'as asked'
+    if has_vnni():
+        return False, 'the CPU has VNNI/AMX: int8 products accumulate in int32 without saturation'
+    return True, ('the CPU has no VNNI/AMX: its u8 x s8 kernels add pairs of products in int16, which can saturate; '
+                  'weights use 7 bits (onnxruntime reduce_range / NNCF overflow fix)')
+
+
 def quantize_int8(fp32_path: str, out_path: str, calib_images: Iterable[torch.Tensor],
-                  keep_fp32_scope: Optional[str] = HAMBURGER_SCOPE, per_channel: bool = True) -> str:
+                  keep_fp32_scope: Optional[str] = HAMBURGER_SCOPE, per_channel: bool = True,
+                  reduce_range: Optional[bool] = None) -> str:
     """Write the INT8 (QDQ) version of ``fp32_path`` to ``out_path``, calibrated on ``calib_images``; nodes under
-    ``keep_fp32_scope`` stay fp32 (None: quantize everything). Returns ``out_path``."""
+    ``keep_fp32_scope`` stay fp32 (None: quantize everything); ``reduce_range`` None: by the CPU
+    (:func:`saturation_guard`). Returns ``out_path``."""
     import onnx
     from onnxruntime.quantization import CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType, \
         quantize_static
@@ -63,11 +87,14 @@ def quantize_int8(fp32_path: str, out_path: str, calib_images: Iterable[torch.Te
     class Reader(_Reader, CalibrationDataReader):
         pass
 
+    reduce, why = saturation_guard(reduce_range)
+    get_root_logger().info('onnxruntime INT8: reduce_range=%s (%s)', reduce, why)
     os.makedirs(osp.dirname(osp.abspath(out_path)), exist_ok=True)
     tmp = f'{out_path}.{os.getpid()}.tmp.onnx'
     try:
         quantize_static(fp32_path, tmp, Reader(input_name, images), quant_format=QuantFormat.QDQ,
-                        per_channel=per_channel, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
+                        per_channel=per_channel, reduce_range=reduce, activation_type=QuantType.QUInt8,
+                        weight_type=QuantType.QInt8,
                         nodes_to_exclude=exclude, calibrate_method=CalibrationMethod.MinMax,
                         # the GELUs (Erf) and element-wise ops would get Q/DQ pairs that cost more than they save
                         op_types_to_quantize=['Conv', 'MatMul'])
@@ -78,6 +105,45 @@ def quantize_int8(fp32_path: str, out_path: str, calib_images: Iterable[torch.Te
                 os.remove(leftover)
     get_root_logger().info('wrote INT8 model %s (%d Hamburger nodes kept in fp32, %d calibration images)',
                            out_path, len(exclude), len(images))
+    return out_path
+
+
+def quantize_openvino(fp32_path: str, out_path: str, calib_images: Iterable[torch.Tensor],
+                      keep_fp32_scope: Optional[str] = HAMBURGER_SCOPE, reduce_range: Optional[bool] = None) -> str:
+    """Write the NNCF INT8 OpenVINO IR of the ONNX graph ``fp32_path`` to ``out_path`` (``.xml``; the weights go
+    to the ``.bin`` beside it), calibrated on ``calib_images``; ops under ``keep_fp32_scope`` stay float. Both files
+    are written under temporary names and renamed, the ``.bin`` first."""
+    if not str(out_path).lower().endswith('.xml'):
+        raise ValueError(f'an OpenVINO model is an .xml file (+ .bin), got {out_path}')
+    try:
+        import nncf
+        import openvino as ov
+        from nncf.quantization.advanced_parameters import AdvancedQuantizationParameters, OverflowFix
+    except ImportError as e:
+        raise ImportError('OpenVINO INT8 needs openvino and nncf: pip install openvino nncf') from e
+    images = [np.ascontiguousarray(t.detach().cpu().float().numpy()) for t in calib_images]
+    if not images:
+        raise ValueError('quantize_openvino: no calibration images')
+    reduce, why = saturation_guard(reduce_range)
+    get_root_logger().info('OpenVINO INT8: overflow fix %s (%s)', 'on' if reduce else 'off', why)
+    nncf.set_log_level(logging.WARNING)  # its INFO lists every ignored node
+    model = ov.Core().read_model(fp32_path)
+    ignored = nncf.IgnoredScope(patterns=[f'.*{keep_fp32_scope}.*']) if keep_fp32_scope else None
+    quantized = nncf.quantize(model, nncf.Dataset(images), subset_size=len(images), ignored_scope=ignored,
+                              advanced_parameters=AdvancedQuantizationParameters(
+                                  overflow_fix=OverflowFix.ENABLE if reduce else OverflowFix.DISABLE))
+    os.makedirs(osp.dirname(osp.abspath(out_path)), exist_ok=True)
+    stem = osp.splitext(out_path)[0]
+    tmp = f'{stem}.{os.getpid()}.tmp'
+    try:
+        ov.save_model(quantized, tmp + '.xml')
+        os.replace(tmp + '.bin', stem + '.bin')
+        os.replace(tmp + '.xml', out_path)
+    finally:
+        for leftover in (tmp + '.xml', tmp + '.bin'):
+            if osp.exists(leftover):
+                os.remove(leftover)
+    get_root_logger().info('wrote INT8 OpenVINO model %s (+ .bin; %d calibration images)', out_path, len(images))
     return out_path
 
 
@@ -111,7 +177,8 @@ def accuracy_gate(reference: torch.nn.Module, candidate: torch.nn.Module, datase
         preds = [m(return_loss=False, rescale=True, **data)[0] for m in (reference, candidate)]
         for ev, pred in zip(evals, preds):
             ev.process(pred, gt, i)
-        same += int((preds[0] == preds[1]).sum())
-        total += preds[0].size
+        diff, n = label_difference(preds[0], preds[1])
+        same += n - diff
+        total += n
     ref, got = (100 * float(ev.evaluate(['mIoU'])['mIoU']) for ev in evals)
     return dict(ref_miou=ref, miou=got, drop=ref - got, agreement=same / max(total, 1), images=len(dataset))

@@ -95,3 +95,44 @@ def test_config_without_pipeline():
     model = init_segmentor(cfg)
     with pytest.raises(KeyError, match='pipeline'):
         inference_segmentor(model, np.zeros((32, 32, 3), np.uint8))
+
+
+def test_segmenter_is_what_init_segmentor_wraps(ckpt):
+    """Segmenter.from_config carries cfg/classes/palette itself; init_segmentor returns its model with the 0.x
+    attributes; both predict the same labels, and inference_segmentor takes either."""
+    from mmseg.apis import Segmenter, build_inference_model
+    seg = Segmenter.from_config(CONFIG, ckpt[0], cfg_options=OPTS)
+    assert seg.classes[:2] == ['c0', 'c1'] and seg.palette == [list(c) for c in ADE20KDataset.PALETTE]
+    assert not hasattr(seg.model, 'CLASSES') and not hasattr(seg.model, 'cfg')  # the model is not a bag
+    assert seg.model.checkpoint_meta['CLASSES'][:2] == ['c0', 'c1']
+    img = np.random.RandomState(2).randint(0, 256, (50, 70, 3)).astype(np.uint8)
+    model = init_segmentor(CONFIG, ckpt[0], cfg_options=OPTS)
+    assert model.CLASSES == seg.classes and model.cfg.model.backbone.depths == [1, 1, 1, 1]
+    a, b = seg([img, img], batch_size=2), inference_segmentor(model, img)
+    assert np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[0])
+    assert np.array_equal(inference_segmentor(seg, img)[0], b[0])
+    # the builder alone: the same weights, eval mode, no runtime for fp32 PyTorch
+    built = build_inference_model(CONFIG, ckpt[0], 'cpu', cfg_options=OPTS, fuse=False)
+    assert not built.training and built.runtime is None
+    assert all(torch.equal(built.state_dict()[k], v) for k, v in ckpt[1].items())
+
+
+def test_runtime_seam_rejects_modules_and_non_callables():
+    from mmseg.apis import build_inference_model
+    model = build_inference_model(CONFIG, None, 'cpu', cfg_options=OPTS, fuse=False)
+    with pytest.raises(TypeError, match='not the nn.Module'):
+        model.use_runtime(torch.nn.Identity())
+    with pytest.raises(TypeError, match='not callable'):
+        model.use_runtime(3)
+    x = torch.randn(1, 3, 64, 64)
+    calls = []
+    with torch.no_grad():
+        plain = model.head_logits(x)
+        model.use_runtime(lambda img: calls.append(img.shape) or plain)
+        # every inference mode goes through the seam; the label step is the runtime one
+        assert torch.equal(model.encode_decode(x), torch.nn.functional.interpolate(
+            plain, size=(64, 64), mode='bilinear', align_corners=False))
+        metas = [dict(ori_shape=(64, 64, 3), img_shape=(64, 64, 3), flip=False)]
+        labels = model.simple_test(x, metas)[0]
+    assert calls == [(1, 3, 64, 64)] * 2 and labels.shape == (64, 64)
+    assert list(model.state_dict()) == list(model.use_runtime(None).state_dict())

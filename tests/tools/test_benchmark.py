@@ -64,3 +64,21 @@ def test_bad_shape_and_slide_without_crop(capsys):
     assert "HxW" in capsys.readouterr().err
     with pytest.raises(KeyError, match='crop_size'):
         tool.main([str(CONFIG), '--device', 'cpu', '--mode', 'slide', '--iters', '1'] + TINY)
+
+
+def test_backends_all_prints_and_records_the_auto_table(tmp_path, capsys, monkeypatch):
+    pytest.importorskip('onnxruntime')
+    monkeypatch.setenv('SEGNEXT_CACHE_DIR', str(tmp_path / 'cache'))
+    monkeypatch.setenv('SEGNEXT_AUTO_CANDIDATES', 'pytorch,onnxruntime')  # no compile: test-suite time
+    tool = load('tools/benchmark.py', '_tools_benchmark')
+    out = tmp_path / 'b.json'
+    assert tool.main([str(CONFIG), '--device', 'cpu', '--backends', 'all', '--shapes', '64x64', '--warmup', '0',
+                      '--iters', '1', '--threads', '1', '--json', str(out)] + TINY) == 0
+    text = capsys.readouterr().out
+    assert 'auto backend for input 1x64x64 (1 threads' in text
+    data = json.loads(out.read_text())
+    decision = data['auto_decision']
+    assert data['backend'] == 'auto' and {(r['backend'], r['precision']) for r in decision['table']} == {
+        ('pytorch', 'fp32'), ('onnxruntime', 'fp32')}
+    assert f"{decision['backend']}:{decision['precision']}" in text.splitlines()[0]
+    assert (tmp_path / 'cache' / 'auto' / f"{decision['key']}.json").is_file()

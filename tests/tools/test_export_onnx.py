@@ -84,3 +84,33 @@ def test_check_graph_rejects_random_and_foreign_ops(tmp_path):
     with pytest.raises(tool.ExportError, match='com.microsoft::Gelu'):
         tool.check_graph(save(helper.make_node('Gelu', ['x'], ['y'], domain='com.microsoft'), 'ms.onnx'))
     assert tool.check_graph(save(helper.make_node('Relu', ['x'], ['y']), 'ok.onnx')) == ['Relu']
+
+
+@pytest.mark.slow
+def test_static_export_then_test_on_other_sizes(tmp_path, capfd):
+    """tools/export_onnx.py's default export prints no opset warning; tools/test.py on images that reach the
+    network at another size than the static graph's stops with one error naming both sizes and --dynamic."""
+    pytest.importorskip('onnxscript')
+    import warnings
+    from mmseg.datasets import generate_demo_dataset
+    root = generate_demo_dataset(str(tmp_path / 'demo'), num_train=2, num_val=2, size=(48, 64))
+    demo = ROOT / 'local_configs' / 'segnext' / 'tiny' / 'segnext.tiny.demo.py'
+    cfg = tmp_path / 'demo.py'
+    cfg.write_text(f"_base_ = ['{demo}']\nmodel = dict(backbone=dict(depths=[1, 1, 1, 1]))\n"
+                   f"data = dict(val=dict(data_root='{root}'), test=dict(data_root='{root}'))\n")
+    torch.manual_seed(0)
+    torch.save({'state_dict': init_segmentor(str(cfg), fuse=False).state_dict()}, tmp_path / 'w.pth')
+    out = tmp_path / 'model.onnx'
+    capfd.readouterr()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter('always')
+        assert load_tool().main([str(cfg), str(tmp_path / 'w.pth'), '--shape', '96', '96', '--out', str(out)]) == 0
+    err = capfd.readouterr().err
+    assert 'opset' not in err.lower() and 'version conver' not in err.lower(), err
+    assert not [w for w in caught if 'opset' in str(w.message).lower()]
+    test_tool = load_script('tools/test.py')
+    with pytest.raises(SystemExit) as e:
+        test_tool.main([str(cfg), str(out), '--backend', 'onnxruntime', '--eval', 'mIoU',
+                        '--work-dir', str(tmp_path / 'w')])
+    msg = str(e.value)
+    assert 'model.onnx was exported for 96x96 inputs' in msg and '--dynamic' in msg and 'slide' in msg, msg

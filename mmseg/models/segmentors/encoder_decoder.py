@@ -1,8 +1,7 @@
 """EncoderDecoder segmentor: backbone → decode head, training loss and the inference modes (spec §3)."""
-from typing import Dict, List, Optional, Sequence
+from typing import Callable, Dict, List, Optional, Sequence
 
 import numpy as np
-import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from torch import Tensor
@@ -10,64 +9,7 @@ from torch import Tensor
 from ...registry import MODELS, SEGMENTORS
 from ..decode_heads.decode_head import labels_from_logits, probs_from_logits
 from ..utils import resize
-
-
-# Above this size (bytes) one full-resolution group of class maps is not materialised by the single-scale prediction.
-DEFAULT_PREDICT_CHUNK_MB = 64
-
-
-def upsample_argmax(logits: Tensor, size: Sequence[int], align_corners: bool,
-                    max_chunk_bytes: Optional[int] = None) -> Tensor:
-    """``resize(logits, size).argmax(1)`` (B, H, W) int64 without holding all K class maps at ``size``.
-
-    Bilinear resizing of an NCHW tensor computes every (sample, class) plane on its own, so resizing a group of
-    classes gives exactly those planes of the full resize; a running maximum that only moves on a strictly larger
-    value keeps the first maximal class, as ``argmax`` does. The labels are therefore bit-identical to the plain
-    path while the peak is one group of at most ``max_chunk_bytes`` (at least one class) plus the running maximum
-    and the class index map. ``max_chunk_bytes=None`` is the plain path.
-    """
-    batch, num_classes = logits.shape[:2]
-    height, width = int(size[0]), int(size[1])
-    if tuple(logits.shape[2:]) == (height, width):
-        return logits.argmax(dim=1)
-    plane_bytes = batch * height * width * logits.element_size()
-    step = num_classes if max_chunk_bytes is None else max(1, min(num_classes, max_chunk_bytes // plane_bytes))
-    if step >= num_classes:  # NCHW: the per-plane kernel (a channels-last resize rounds differently)
-        return resize(logits.contiguous(), (height, width), align_corners=align_corners).argmax(dim=1)
-    # Classes are copied out of the (possibly channels-last) logits at least 16 at a time: copying single channels
-    # out of an NHWC tensor would read all of it once per class.
-    gather = max(step, 16)
-    best_val: Optional[Tensor] = None
-    # int16 while running (a quarter of the int64 map; masked_fill on it is faster than on uint8 on CPU); widened
-    # once at the end
-    best_idx = torch.zeros((batch, height, width), dtype=torch.int16 if num_classes <= 2**15 else torch.int64,
-                           device=logits.device)
-    better = torch.empty((batch, height, width), dtype=torch.bool, device=logits.device)
-    for g0 in range(0, num_classes, gather):
-        block = logits[:, g0:g0 + gather].contiguous()  # NCHW at the input size: small
-        for s0 in range(0, block.shape[1], step):
-            start = g0 + s0
-            part = resize(block[:, s0:s0 + step].contiguous(), (height, width), align_corners=align_corners)
-            if part.shape[1] == 1:
-                val, idx = part[:, 0], None
-            else:
-                val, idx = part.max(dim=1)  # the first maximal class within the group, as argmax
-            del part
-            if best_val is None:
-                best_val = val.clone() if idx is None else val
-                if idx is not None:
-                    best_idx.copy_(idx)
-                continue
-            torch.gt(val, best_val, out=better)  # strict: on a tie the earlier class stays, as in argmax
-            torch.maximum(best_val, val, out=best_val)  # = where(better, val, best_val) for non-NaN logits
-            if idx is None:
-                best_idx.masked_fill_(better, start)
-            else:
-                torch.where(better, (idx + start).to(best_idx.dtype), best_idx, out=best_idx)
-            del val, idx
-        del block
-    del best_val, better
-    return best_idx.long()
+from .labels import DEFAULT_PREDICT_CHUNK_MB, labels_from_head_logits, upsample_argmax  # noqa: F401
 
 
 @SEGMENTORS.register_module()
@@ -77,6 +19,12 @@ class EncoderDecoder(nn.Module):
     ``test_cfg``: ``mode='whole'`` or ``'slide'`` with ``crop_size=(h, w)`` and ``stride=(h, w)``;
     ``predict_chunk_mb`` (default 64) bounds the full-resolution class maps the single-scale prediction holds at
     once (see :func:`upsample_argmax`); ``0`` restores the plain resize-then-argmax.
+
+    The runtime seam: :meth:`head_logits` is the only place the network runs at inference. ``runtime`` (set with
+    :meth:`use_runtime`; ``None`` = these PyTorch modules) is a callable (B, 3, H, W) → (B, K, H/8, W/8) logits,
+    e.g. an onnxruntime or OpenVINO session (``mmseg.deploy.runtimes``). Slide windows, flips, rescaling and the
+    label step stay this class's code for every runtime. ``checkpoint_meta`` is the ``meta`` of the loaded
+    checkpoint (class names, palette, ...), filled by ``mmseg.apis.build_inference_model``.
     """
 
     def __init__(self, backbone: Dict, decode_head: Dict, neck: Optional[Dict] = None,
@@ -102,6 +50,17 @@ class EncoderDecoder(nn.Module):
         chunk_mb = self.test_cfg.get('predict_chunk_mb', DEFAULT_PREDICT_CHUNK_MB)
         if chunk_mb is not None and (not isinstance(chunk_mb, (int, float)) or chunk_mb < 0):
             raise ValueError(f'test_cfg.predict_chunk_mb must be a number >= 0 (0 = no chunking), got {chunk_mb!r}')
+        self.runtime: Optional[Callable[[Tensor], Tensor]] = None
+        self.checkpoint_meta: Dict = {}
+
+    def use_runtime(self, runtime: Optional[Callable[[Tensor], Tensor]]) -> 'EncoderDecoder':
+        """Compute the head logits with ``runtime`` from now on (``None``: the PyTorch modules). Returns ``self``."""
+        if isinstance(runtime, nn.Module):  # would register as a submodule and duplicate the state dict
+            raise TypeError(f'use_runtime: pass a plain callable, not the nn.Module {type(runtime).__name__}')
+        if runtime is not None and not callable(runtime):
+            raise TypeError(f'use_runtime: {type(runtime).__name__} is not callable')
+        self.runtime = runtime
+        return self
 
     def init_weights(self) -> None:
         """Backbone init (pretrained checkpoint or from-scratch scheme); the head initialises at construction."""
@@ -117,14 +76,20 @@ class EncoderDecoder(nn.Module):
     def extract_feat(self, img: Tensor) -> List[Tensor]:
         return self.backbone(img)
 
+    def head_logits(self, img: Tensor) -> Tensor:
+        """(B, 3, H, W) → (B, K, H/8, W/8) logits of the decode head, from the runtime when one is set."""
+        if self.runtime is not None:
+            return self.runtime(img)
+        return self.decode_head(self.extract_feat(img))
+
     def encode_decode(self, img: Tensor, img_metas: Optional[List[Dict]] = None) -> Tensor:
         """(B, 3, H, W) → (B, K, H, W) logits, bilinearly upsampled from the head's stride 8."""
-        out = self.decode_head(self.extract_feat(img))
-        return resize(out, img.shape[2:], align_corners=self.align_corners)
+        return resize(self.head_logits(img), img.shape[2:], align_corners=self.align_corners)
 
     def forward_dummy(self, img: Tensor) -> Tensor:
-        """The graph that FLOPs counting and export trace: backbone → head → upsample to the input size."""
-        return self.encode_decode(img, None)
+        """The graph that FLOPs counting and export trace: backbone → head → upsample to the input size, always
+        these PyTorch modules (never the runtime)."""
+        return resize(self.decode_head(self.extract_feat(img)), img.shape[2:], align_corners=self.align_corners)
 
     # ------------------------------------------------------------------ training
     def forward_train(self, img: Tensor, img_metas: List[Dict], gt_semantic_seg: Tensor) -> Dict[str, Tensor]:
@@ -195,6 +160,9 @@ class EncoderDecoder(nn.Module):
         return output
 
     def simple_test(self, img: Tensor, img_meta: List[Dict], rescale: bool = True) -> List[np.ndarray]:
+        if self.runtime is not None and self.test_cfg.get('mode', 'whole') == 'whole' and \
+                not img_meta[0].get('flip', False):
+            return list(self.runtime_labels(img, img_meta, rescale).cpu().numpy())
         # The argmax of the logits is the argmax of the official softmax (monotonic per pixel); skipping the
         # softmax saves a full pass over K x H0 x W0 (~120 ms of ~540 for SegNeXt-T at 512x512 on 2 CPU cores).
         if not rescale or self.out_channels == 1:  # one channel: resize the logit, then sigmoid > threshold
@@ -207,6 +175,13 @@ class EncoderDecoder(nn.Module):
         seg_pred = upsample_argmax(logits, img_meta[0]['ori_shape'][:2], self.align_corners,
                                    int(chunk_mb * 2**20) if chunk_mb else None)
         return list(self._unflip(seg_pred, img_meta).cpu().numpy())
+
+    def runtime_labels(self, img: Tensor, img_meta: List[Dict], rescale: bool) -> Tensor:
+        """Whole-image labels when a runtime computes the logits: straight from the stride-8 logits, interpolated
+        only near class boundaries (:func:`labels_from_head_logits`; equal to the plain chain up to float ties).
+        The PyTorch modules keep the bit-exact :func:`upsample_argmax` path."""
+        out_size = img_meta[0]['ori_shape'][:2] if rescale else None
+        return labels_from_head_logits(self.head_logits(img), img.shape[2:], out_size, self.align_corners)
 
     def aug_test(self, imgs: Sequence[Tensor], img_metas: Sequence[List[Dict]],
                  rescale: bool = True) -> List[np.ndarray]:

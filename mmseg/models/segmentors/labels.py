@@ -1,5 +1,13 @@
-"""Class labels from the head's stride-8 logits without upsampling all K channels to full resolution.
+"""Class labels from logits: the one module both the PyTorch path and the runtime backends choose from.
 
+- :func:`upsample_argmax`: ``resize(logits, size).argmax(1)`` with a bounded peak (chunks of classes), bit-identical
+  to the plain resize-then-argmax; ``simple_test``'s single-scale path when the PyTorch model computes the logits.
+- :func:`labels_from_head_logits`: labels straight from the head's stride-8 logits, interpolating only near class
+  boundaries; used when a runtime (onnxruntime, OpenVINO, compiled or bf16 PyTorch) supplies the logits.
+- :func:`plain_labels`: the reference chain the other two are tested against.
+
+Boundary-only labels
+--------------------
 The plain path computes ``argmax(resize(resize(logits, input size), original size))``: two bilinear resizes of a
 K-channel map (a third of SegNeXt-T's CPU time at 512×512, K = 150). Every output pixel of that chain is a convex
 combination (non-negative weights summing to 1) of at most 3×3 neighbouring low-resolution cells. Where all those
@@ -8,13 +16,72 @@ any other class, and the inequality survives a convex combination). So only pixe
 interpolated logits; they are computed exactly (the same separable bilinear weights) for those pixels alone.
 
 The labels equal the plain path's except where two classes' interpolated logits tie to float rounding (the order of
-the additions differs); tests/deploy/test_postprocess.py checks this.
+the additions differs); tests/models/segmentors/test_labels.py checks this.
 """
-from typing import Sequence, Tuple
+from typing import Optional, Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
+
+from ..utils import resize
+
+# Above this size (bytes) one full-resolution group of class maps is not materialised by the single-scale prediction.
+DEFAULT_PREDICT_CHUNK_MB = 64
+
+
+def upsample_argmax(logits: Tensor, size: Sequence[int], align_corners: bool,
+                    max_chunk_bytes: Optional[int] = None) -> Tensor:
+    """``resize(logits, size).argmax(1)`` (B, H, W) int64 without holding all K class maps at ``size``.
+
+    Bilinear resizing of an NCHW tensor computes every (sample, class) plane on its own, so resizing a group of
+    classes gives exactly those planes of the full resize; a running maximum that only moves on a strictly larger
+    value keeps the first maximal class, as ``argmax`` does. The labels are therefore bit-identical to the plain
+    path while the peak is one group of at most ``max_chunk_bytes`` (at least one class) plus the running maximum
+    and the class index map. ``max_chunk_bytes=None`` is the plain path.
+    """
+    batch, num_classes = logits.shape[:2]
+    height, width = int(size[0]), int(size[1])
+    if tuple(logits.shape[2:]) == (height, width):
+        return logits.argmax(dim=1)
+    plane_bytes = batch * height * width * logits.element_size()
+    step = num_classes if max_chunk_bytes is None else max(1, min(num_classes, max_chunk_bytes // plane_bytes))
+    if step >= num_classes:  # NCHW: the per-plane kernel (a channels-last resize rounds differently)
+        return resize(logits.contiguous(), (height, width), align_corners=align_corners).argmax(dim=1)
+    # Classes are copied out of the (possibly channels-last) logits at least 16 at a time: copying single channels
+    # out of an NHWC tensor would read all of it once per class.
+    gather = max(step, 16)
+    best_val: Optional[Tensor] = None
+    # int16 while running (a quarter of the int64 map; masked_fill on it is faster than on uint8 on CPU); widened
+    # once at the end
+    best_idx = torch.zeros((batch, height, width), dtype=torch.int16 if num_classes <= 2**15 else torch.int64,
+                           device=logits.device)
+    better = torch.empty((batch, height, width), dtype=torch.bool, device=logits.device)
+    for g0 in range(0, num_classes, gather):
+        block = logits[:, g0:g0 + gather].contiguous()  # NCHW at the input size: small
+        for s0 in range(0, block.shape[1], step):
+            start = g0 + s0
+            part = resize(block[:, s0:s0 + step].contiguous(), (height, width), align_corners=align_corners)
+            if part.shape[1] == 1:
+                val, idx = part[:, 0], None
+            else:
+                val, idx = part.max(dim=1)  # the first maximal class within the group, as argmax
+            del part
+            if best_val is None:
+                best_val = val.clone() if idx is None else val
+                if idx is not None:
+                    best_idx.copy_(idx)
+                continue
+            torch.gt(val, best_val, out=better)  # strict: on a tie the earlier class stays, as in argmax
+            torch.maximum(best_val, val, out=best_val)  # = where(better, val, best_val) for non-NaN logits
+            if idx is None:
+                best_idx.masked_fill_(better, start)
+            else:
+                torch.where(better, (idx + start).to(best_idx.dtype), best_idx, out=best_idx)
+            del val, idx
+        del block
+    del best_val, better
+    return best_idx.long()
 
 # The window checked around each output pixel's first source cell (see _window_start): cells f-1 .. f+2. One more
 # than the 3 cells the chain can reach, so that float rounding of the source index cannot move a cell outside it.
@@ -92,9 +159,3 @@ def plain_labels(logits: Tensor, mid_size: Sequence[int], out_size: Sequence[int
     if out_size is not None:
         x = F.interpolate(x, size=tuple(out_size), mode='bilinear', align_corners=align_corners)
     return x.argmax(dim=1)
-
-
-def agreement(a: Tensor, b: Tensor) -> Tuple[float, int]:
-    """Fraction of equal labels and the number of differing pixels."""
-    diff = int((a != b).sum())
-    return 1.0 - diff / max(a.numel(), 1), diff

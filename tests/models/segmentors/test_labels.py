@@ -1,9 +1,9 @@
-"""labels_from_head_logits == argmax of the plain full-resolution upsample chain."""
+"""mmseg.models.segmentors.labels: labels_from_head_logits == argmax of the plain full-resolution upsample chain."""
 import pytest
 import torch
 import torch.nn.functional as F
 
-from mmseg.deploy.postprocess import labels_from_head_logits, plain_labels
+from mmseg.models.segmentors.labels import labels_from_head_logits, plain_labels
 
 
 def region_logits(k: int, h: int, w: int, regions: int, seed: int) -> torch.Tensor:
@@ -22,7 +22,7 @@ def region_logits(k: int, h: int, w: int, regions: int, seed: int) -> torch.Tens
     (4, (2, 3), (16, 24), (15, 31)),              # tiny maps: the window is clamped
 ])
 def test_equals_plain_chain(k, low, mid, out, monkeypatch):
-    from mmseg.deploy import postprocess
+    from mmseg.models.segmentors import labels as postprocess
     monkeypatch.setattr(postprocess, '_MAX_MIXED', 1.0)  # always the per-pixel path, however many boundaries
     for seed in range(3):
         logits = region_logits(k, *low, regions=3, seed=seed)
@@ -34,7 +34,7 @@ def test_equals_plain_chain(k, low, mid, out, monkeypatch):
 
 @pytest.mark.parametrize('max_mixed', [0.25, 1.0])
 def test_noise_and_batch(max_mixed, monkeypatch):
-    from mmseg.deploy import postprocess
+    from mmseg.models.segmentors import labels as postprocess
     monkeypatch.setattr(postprocess, '_MAX_MIXED', max_mixed)  # 0.25: falls back to the plain chain
     g = torch.Generator().manual_seed(0)
     logits = torch.randn(2, 30, 8, 8, generator=g)  # pure noise: nearly every pixel is a boundary
