@@ -30,7 +30,7 @@ def test_ce_dice_override_of_the_readme_custom_config(tmp_path):
     data = str(tmp_path / 'data' / 'mine')
     readme_custom._write_data(data)
     text = readme_custom.readme_config()
-    text = text.replace("'../segnext/", repr(osp.join(ROOT, 'local_configs', 'segnext')) + " + '/")
+    text = text.replace("'../_base_/", repr(osp.join(ROOT, 'local_configs', '_base_')) + " + '/")
     (tmp_path / 'segnext.tiny.mine.py').write_text(text.replace("'data/mine'", repr(data)))
     (tmp_path / 'segnext.tiny.mine.ce_dice.py').write_text(OVERRIDE)
     cfg = Config.fromfile(str(tmp_path / 'segnext.tiny.mine.ce_dice.py'))

@@ -68,7 +68,8 @@ def demo_root(tmp_path_factory):
     return root
 
 
-SHORT = ['runner.max_iters=2', 'checkpoint_config.interval=2', 'evaluation.interval=2', 'data.samples_per_gpu=2']
+SHORT = ['runner.max_iters=2', 'checkpoint_config.interval=2', 'evaluation.interval=2', 'data.samples_per_gpu=2',
+         'lr_config.warmup_iters=1']  # a 2-iteration run with a warmup that fits it (else the schedule check warns)
 
 
 @pytest.mark.slow
