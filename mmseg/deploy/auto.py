@@ -4,7 +4,9 @@ On the first input, :class:`AutoRuntime` builds every available candidate (PyTor
 compiled PyTorch, onnxruntime, OpenVINO fp32/bf16; bf16 only where the CPU has it in hardware), runs each once on
 that very input (export, compilation, first-call allocations), keeps those whose labels pass the gate against fp32
 PyTorch (:mod:`mmseg.deploy.agreement`: 99.9 % for fp32, 99.5 % for bf16), times the survivors interleaved (every
-repetition runs each once, in turn, so that load drift hits all alike), and picks the lowest median. A runtime that
+repetition runs each once, in turn, so that load drift hits all alike), and picks the lowest median; the plain
+PyTorch fp32 path is kept unless another runtime's median is at least ``MIN_GAIN`` lower (a win within timing noise
+is no win, and the plain path is the exact one). A runtime that
 raises is excluded with its error in the table. Later inputs of another size use a cached decision for their size
 when there is one, else the process's first decision (one measurement per process at most).
 
@@ -113,6 +115,18 @@ def _labels(runtime: Callable[[Tensor], Tensor], img: Tensor, align_corners: boo
     return labels_from_head_logits(runtime(img), img.shape[2:], None, align_corners)
 
 
+MIN_GAIN = 0.05  # another runtime replaces plain PyTorch fp32 only when its median is >= 5 % lower
+
+
+def pick(passed: List[Dict]) -> Dict:
+    """The row to use among the passing rows (fastest median first): the fastest, unless plain PyTorch fp32 passed
+    and the fastest is less than ``MIN_GAIN`` faster than it."""
+    plain = next((r for r in passed if (r['backend'], r['precision']) == ('pytorch', 'fp32')), None)
+    if plain is not None and passed[0]['median_ms'] > (1 - MIN_GAIN) * plain['median_ms']:
+        return plain
+    return passed[0]
+
+
 @torch.inference_mode()
 def measure(factories: Dict[Candidate, Factory], reference: Callable[[Tensor], Tensor], img: Tensor,
             align_corners: bool = False, reps: int = 5) -> Tuple[List[Dict], Dict[Candidate, Callable]]:
@@ -207,7 +221,7 @@ class AutoRuntime:
             if not passed:
                 raise RuntimeError('backend auto: no runtime passed the label gate against fp32 PyTorch:\n'
                                    + '\n'.join(f"  {r['backend']}:{r['precision']}: {r['reason']}" for r in table))
-            best = passed[0]
+            best = pick(passed)
             decision = dict(key=key, fingerprint=fp, backend=best['backend'], precision=best['precision'],
                             table=table, time=time.strftime('%Y-%m-%d %H:%M:%S'))
             path = save_decision(decision)

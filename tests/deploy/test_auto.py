@@ -219,3 +219,14 @@ def test_one_measurement_per_process_across_sizes(cache, monkeypatch):
     assert rt._chosen[(1, 32, 64)] == ('pytorch', 'fp32') and measured == [1]
     rt(other)  # its own cached decision wins
     assert rt._chosen[(1, 64, 64)] == ('onnxruntime', 'fp32') and measured == [1]
+
+
+def test_plain_pytorch_kept_unless_another_is_clearly_faster():
+    def row(backend, median):
+        return dict(backend=backend, precision='fp32', passed=True, median_ms=median)
+    plain = row('pytorch', 100.0)
+    assert auto.pick([row('compiled', 97.0), plain]) is plain  # 3 % faster: within noise, keep the exact path
+    fast = row('openvino', 94.0)
+    assert auto.pick([fast, plain]) is fast  # 6 % faster
+    only = row('onnxruntime', 120.0)
+    assert auto.pick([only]) is only  # plain PyTorch excluded (gate or error): the fastest that passed
