@@ -27,7 +27,6 @@ import os
 import os.path as osp
 import platform
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -37,9 +36,11 @@ from typing import Callable, Dict, List, Optional
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / 'benchmarks' / 'speed'))
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
+from bench_segnext import Worker  # noqa: E402  (the JSON-lines worker process, here the peer's)
 
 CONFIGS = {v: f'local_configs/segnext/{d}/segnext.{d}.512x512.ade.160k.py'
            for v, d in (('t', 'tiny'), ('s', 'small'), ('b', 'base'), ('l', 'large'))}
@@ -51,37 +52,6 @@ TINY_CASES = {'512': (128, 128, 'whole', None, None), '2048-whole': (128, 256, '
               '2048-slide': (128, 256, 'slide', (128, 128), (96, 96))}
 RUNTIMES = ('pytorch:fp32', 'pytorch:bf16', 'compiled:fp32', 'onnxruntime:fp32', 'openvino:fp32', 'openvino:bf16',
             'onnxruntime:int8', 'openvino:int8', 'auto')
-
-
-class Peer:
-    """MMSegmentation 1.2.2 in a process of the reference venv (``-I``: it never sees our ``mmseg``)."""
-
-    def __init__(self, python: str, payload: str, threads: int):
-        env = {k: v for k, v in os.environ.items() if not k.startswith('PYTHON')}
-        self.proc = subprocess.Popen([python, '-I', '-W', 'ignore', str(HERE / 'peer_worker.py')],
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env,
-                                     cwd=tempfile.gettempdir())
-        self.info = self.ask(dict(cmd='setup', payload=payload, threads=threads))
-
-    def ask(self, cmd: dict) -> dict:
-        self.proc.stdin.write(json.dumps(cmd) + '\n')
-        self.proc.stdin.flush()
-        line = self.proc.stdout.readline()
-        if not line:
-            raise RuntimeError(f'the peer process died (rc={self.proc.wait()}); see its stderr above')
-        return json.loads(line)
-
-    def close(self) -> None:
-        try:
-            self.proc.stdin.write(json.dumps(dict(cmd='quit')) + '\n')
-            self.proc.stdin.close()
-        except BrokenPipeError:
-            pass
-        try:
-            self.proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
 
 
 def calibrated_checkpoint(config: str, photos, opts: Dict, out: str) -> str:
@@ -185,7 +155,8 @@ def bench_case(variant: str, case: str, args, photos, workdir: str) -> Dict:
         state = torch.load(ckpt, weights_only=True)['state_dict']
         torch.save(dict(config=PEER_CONFIGS[variant], depths=depths or cfg.model.backbone.depths, image=img,
                         state_dict=to_mmseg_layout(state), mode=mode, crop=crop, stride=stride), payload)
-        peer = Peer(args.ref_python, payload, torch.get_num_threads())
+        peer = Worker('MMSegmentation 1.2.2', args.ref_python, dict(payload=payload, threads=torch.get_num_threads()),
+                      script=HERE / 'peer_worker.py', isolated=True)
         peer.ask(dict(cmd='time', n=1))
     times: Dict[str, List[float]] = {k: [] for k in (['peer'] if peer else []) + list(calls)}
     try:

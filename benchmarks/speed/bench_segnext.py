@@ -60,13 +60,17 @@ MALLOC_REUSE_ENV = {'MALLOC_MMAP_MAX_': '0', 'MALLOC_TRIM_THRESHOLD_': str(2 ** 
 
 
 class Worker:
-    def __init__(self, name: str, python: str, setup: dict, extra_env: Optional[dict] = None):
+    """A benchmark worker process speaking JSON lines (``worker.py`` by default, or ``script``); the reference
+    venv's (``setup['impl'] == 'ref'`` or ``isolated``) runs with ``-I`` so it never sees our ``mmseg``."""
+
+    def __init__(self, name: str, python: str, setup: dict, extra_env: Optional[dict] = None,
+                 script: Optional[Path] = None, isolated: bool = False):
         self.name = name
         env = {k: v for k, v in os.environ.items() if not k.startswith('PYTHON') and not k.startswith('MALLOC_')}
         env.update(extra_env or {})
-        worker = str(HERE / 'worker.py')
+        worker = str(script or HERE / 'worker.py')
         # -I: the reference venv must never see our `mmseg` (cwd, PYTHONPATH); -W ignore: its deprecation noise
-        args = [python, '-I', '-W', 'ignore', worker] if setup['impl'] == 'ref' else [python, worker]
+        args = [python, '-I', '-W', 'ignore', worker] if isolated or setup.get('impl') == 'ref' else [python, worker]
         self.proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env,
                                      cwd=tempfile.gettempdir())
         self.info = self.ask(dict(cmd='setup', **setup))
@@ -85,7 +89,11 @@ class Worker:
             self.proc.stdin.close()
         except BrokenPipeError:
             pass
-        self.proc.wait()
+        try:
+            self.proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
 
 
 def run_speed(variant: str, mode: str, args: argparse.Namespace, workdir: Path) -> List[dict]:

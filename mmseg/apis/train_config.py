@@ -4,12 +4,12 @@ Typos fail before any work with a close match (``runner.max_iter`` → did you m
 MMSegmentation 0.x keys that we honour differently are mapped (``fp16``/``Fp16OptimizerHook`` → ``amp='fp16'``)
 or rejected with what to use instead; keys that change nothing here are logged once, never dropped silently.
 """
-import ast
 import dataclasses
 import difflib
 from typing import Any, Dict, Iterable, Optional, Union
 
 from ..utils import ConfigKeyError, get_root_logger
+from ..utils.config import names_read
 
 # Top-level keys something reads (the trainer, the tools, the builders)
 TOP_LEVEL = {
@@ -57,15 +57,6 @@ def _close(word: str, choices: Iterable[str]) -> str:
     return f" (did you mean '{match[0]}'?)" if match else ''
 
 
-def names_used_in(text: str) -> set:
-    """Every name the config source reads (helper variables such as ``crop_size`` are read by the config)."""
-    try:
-        tree = ast.parse(text)
-    except SyntaxError:
-        return set()
-    return {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
-
-
 @dataclasses.dataclass(frozen=True)
 class TrainSettings:
     """What the trainer reads from a training config, checked and mapped from MMSeg spellings (one reading:
@@ -91,7 +82,7 @@ def check_train_config(cfg: Any) -> TrainSettings:
     """Validate ``cfg`` for training (errors before any work, warnings for a schedule that cannot be meant);
     return the settings the trainer uses."""
     logger = get_root_logger()
-    used = names_used_in(cfg.text)
+    used = names_read(cfg.text)
     for key in cfg.keys():
         if key in TOP_LEVEL or key in HELPERS or key.startswith('_') or key in used:
             continue
