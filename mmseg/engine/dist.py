@@ -1,7 +1,8 @@
 """Process-group setup for ``torchrun`` and SLURM, plus small collective helpers that no-op on one process."""
+import contextlib
 import os
 import subprocess
-from typing import Any
+from typing import Any, Callable, List
 
 import torch
 import torch.distributed as dist
@@ -97,3 +98,25 @@ def all_reduce_max(t: torch.Tensor) -> torch.Tensor:
 def barrier() -> None:
     if is_distributed():
         dist.barrier()
+
+
+_BETWEEN_BATCHES: List[Callable[[], None]] = []  # called after every batch (see between_batches)
+
+
+@contextlib.contextmanager
+def between_batches(check: Callable[[], None]):
+    """Call ``check()`` after every batch of the test loops (``mmseg.core.evaluation.loop``) inside the block.
+    The trainer uses it in distributed evaluations to agree, in one small collective per batch, on a stop that any
+    rank received: every rank runs the same number of batches (the sampler pads the shards), so all of them leave
+    after the same batch."""
+    _BETWEEN_BATCHES.append(check)
+    try:
+        yield
+    finally:
+        _BETWEEN_BATCHES.remove(check)
+
+
+def after_batch() -> None:
+    """What the test loops call after each batch: every registered :func:`between_batches` check."""
+    for check in list(_BETWEEN_BATCHES):
+        check()

@@ -22,7 +22,7 @@ from ..utils import get_dist_info, get_root_logger
 from ..utils.io import CheckpointSaveError
 from .checkpoint import get_rng_state, resume_checkpoint, save_checkpoint
 from .data import shutdown_workers, to_device
-from .dist import all_gather_object, all_reduce_max, all_reduce_sum, barrier
+from .dist import all_gather_object, all_reduce_max, all_reduce_sum, barrier, between_batches
 
 PRIORITIES = {'HIGHEST': 0, 'VERY_HIGH': 10, 'HIGH': 30, 'ABOVE_NORMAL': 40, 'NORMAL': 50, 'BELOW_NORMAL': 60,
               'LOW': 70, 'VERY_LOW': 90, 'LOWEST': 100}
@@ -186,15 +186,27 @@ class Trainer:
     @contextlib.contextmanager
     def interruptible(self):
         """Work (an evaluation) that a stop request ends at once by raising :class:`EvaluationStopped`, also
-        when the stop came before it started. Not in distributed runs: one rank leaving the evaluation's
-        collectives early would leave the others waiting, so there the evaluation finishes first."""
-        if self._stop_signal is not None and not self.distributed:
+        when the stop came before it started. In distributed runs the ranks agree after every evaluation batch
+        (one small collective, :func:`~mmseg.engine.dist.between_batches`) and all leave after the same batch:
+        one rank leaving the evaluation's collectives alone would leave the others waiting."""
+        if self.distributed:
+            with between_batches(self._agree_stop_in_evaluation):
+                yield
+            return
+        if self._stop_signal is not None:
             raise EvaluationStopped(self._stop_signal)
-        self._interruptible = not self.distributed
+        self._interruptible = True
         try:
             yield
         finally:
             self._interruptible = False
+
+    def _agree_stop_in_evaluation(self) -> None:
+        signum = int(all_reduce_max(torch.tensor([float(self._stop_signal or 0)], device=self.device)).item())
+        if signum:
+            self._stop_signal = self._stop_signal or signum
+            self._stop_agreed = signum
+            raise EvaluationStopped(signum)
 
     @property
     def stop_requested(self) -> Optional[int]:

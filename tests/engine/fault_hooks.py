@@ -59,10 +59,12 @@ class FillDiskAt(HookBase):
 
 @HOOKS.register_module()
 class SlowEvaluation(HookBase):
-    """Makes every evaluation long: it writes ``marker`` (the PID), then sleeps ``seconds`` before evaluating."""
+    """Makes every evaluation long: it writes ``marker`` (the PID; ``{rank}`` becomes the rank), then sleeps
+    ``seconds`` before evaluating; with ``per_batch``, each evaluation batch instead takes up to ``seconds``
+    (ending early once this rank has a stop request), so a stop can only be seen between batches."""
 
-    def __init__(self, marker: str, seconds: float = 120.) -> None:
-        self.marker, self.seconds = marker, seconds
+    def __init__(self, marker: str, seconds: float = 120., per_batch: bool = False) -> None:
+        self.marker, self.seconds, self.per_batch = marker, seconds, per_batch
 
     def before_train(self) -> None:
         from mmseg.engine import EvalHook
@@ -70,10 +72,26 @@ class SlowEvaluation(HookBase):
             if isinstance(hook, EvalHook):
                 hook.evaluate = self._slow(hook.evaluate)
 
+    def _mark(self) -> None:
+        with open(self.marker.replace('{rank}', str(self.trainer.rank)), 'w') as f:
+            f.write(str(os.getpid()))
+
     def _slow(self, evaluate):
         def slow(model):
-            with open(self.marker, 'w') as f:
-                f.write(str(os.getpid()))
-            time.sleep(self.seconds)
-            return evaluate(model)
+            self._mark()
+            if not self.per_batch:
+                time.sleep(self.seconds)
+                return evaluate(model)
+            forward = model.forward
+
+            def slow_forward(*args, **kwargs):
+                deadline = time.monotonic() + self.seconds
+                while time.monotonic() < deadline and self.trainer.stop_requested is None:
+                    time.sleep(0.05)
+                return forward(*args, **kwargs)
+            model.forward = slow_forward
+            try:
+                return evaluate(model)
+            finally:
+                del model.forward  # the instance attribute: the class's forward again
         return slow

@@ -92,6 +92,48 @@ def test_signal_to_torchrun_stops_every_rank_after_the_same_iteration(tiny_confi
     _assert_all_gone(pids)
 
 
+def test_signal_to_one_rank_during_an_evaluation_stops_both_after_the_same_batch(tiny_config, tmp_path):
+    """Each evaluation batch takes 20 s (2 per rank: the full evaluation over 40 s); SIGTERM reaches rank 1 only, in
+    its first batch. The ranks agree after that batch: both leave the evaluation, save iteration 3 and stop,
+    instead of rank 1 leaving alone (rank 0 would wait in the evaluation's gather forever) or finishing it."""
+    marker = tmp_path / 'evaluating_{rank}'
+    wd = tmp_path / 'wd'
+    cfg = _with_hooks(tiny_config, tmp_path,
+                      f"[dict(type='SlowEvaluation', marker='{marker}', seconds=20, per_batch=True)]")
+    proc = _start(cfg, wd)
+    markers = [tmp_path / f'evaluating_{r}' for r in (0, 1)]
+    for m in markers:
+        _wait_for(m, proc)
+    pids = [int(open(m).read()) for m in markers]
+    t0 = time.monotonic()
+    os.kill(pids[1], signal.SIGTERM)
+    out = _finish(proc)
+    assert time.monotonic() - t0 < 35, out[-4000:]  # one batch (<= 20 s) and the save, not the 40 s evaluation
+    assert 'evaluation at iteration 3 stopped by signal 15' in out, out[-4000:]  # by rank 0: it got no signal
+    assert out.count('training stopped by signal 15 at iteration 3') == 2, out[-4000:]
+    assert torch.load(wd / 'latest.pth', weights_only=True)['meta']['iter'] == 3
+    assert not osp.exists(wd / '.train.lock')
+    _assert_all_gone(pids)
+
+
+def test_keep_global_batch_and_auto_scale_lr_through_dist_train(tiny_config, tmp_path):
+    """The flags as a user runs them: 2 ranks, a recipe of 8 images and 2 images per GPU. --keep-global-batch
+    accumulates 2 steps (2 x 2 x 2 = 8, no warning); --auto-scale-lr keeps the batch of 4 and halves the LR."""
+    opts = ['--cfg-options', 'data.global_batch=8', 'data.samples_per_gpu=2', 'runner.max_iters=1',
+            'evaluation.interval=1', 'checkpoint_config.interval=1', 'lr_config.warmup_iters=1']
+    proc = _start(tiny_config, tmp_path / 'keep', '--keep-global-batch', '--no-validate', *opts)
+    out = _finish(proc)
+    assert proc.returncode == 0, out[-4000:]
+    assert 'global batch: 2 GPU(s) x 2 samples_per_gpu x 2 accumulation = 8; the recipe (data.global_batch) is 8' \
+        in out, out[-4000:]
+    assert 'is not the recipe' not in out
+    proc = _start(tiny_config, tmp_path / 'scale', '--auto-scale-lr', '--no-validate', *opts)
+    out = _finish(proc)
+    assert proc.returncode == 0, out[-4000:]
+    assert 'global batch: 2 GPU(s) x 2 samples_per_gpu x 1 accumulation = 4' in out, out[-4000:]
+    assert '--auto-scale-lr: optimizer.lr x 4/8 = ' in out and 'is not the recipe' not in out
+
+
 def test_rank_killed_restarts_resumes_and_ends_equal(tiny_config, straight2, tmp_path):
     marker = tmp_path / 'paused_{rank}'
     wd = tmp_path / 'wd'

@@ -10,7 +10,7 @@ import torch
 from ..visualization import draw_overlay
 from ...datasets.standard import CITYSCAPES_TRAINID_TO_LABELID, trainid_to_labelid  # noqa: F401 (re-exported)
 from ...engine.data import to_device
-from ...engine.dist import all_gather_object, get_device
+from ...engine.dist import after_batch, all_gather_object, get_device
 from ...utils import get_dist_info
 from ...utils.progress import progress_iter
 
@@ -75,6 +75,7 @@ def _run(model: torch.nn.Module, data_loader, evaluator, show_dir, opacity, form
                 _write_formatted(pred, metas[j], index, dataset, format_args or {})
             if keep_preds:
                 kept[int(index)] = pred
+        after_batch()  # e.g. the trainer's stop agreement in distributed evaluations (engine.dist.between_batches)
     return kept
 
 
