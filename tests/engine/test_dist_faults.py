@@ -63,6 +63,19 @@ def _assert_all_gone(pids, within=10.):
         time.sleep(0.1)
 
 
+def _processes_with(text: str):
+    """PIDs of the live processes whose command line contains ``text``."""
+    found = []
+    for pid in filter(str.isdigit, os.listdir('/proc')):
+        try:
+            with open(f'/proc/{pid}/cmdline', 'rb') as f:
+                if text in f.read().decode(errors='replace'):
+                    found.append(int(pid))
+        except OSError:
+            pass
+    return found
+
+
 @pytest.fixture(scope='module')
 def straight2(tiny_config, tmp_path_factory):
     """The uninterrupted 2-process reference."""
@@ -100,7 +113,7 @@ def test_signal_to_one_rank_during_an_evaluation_stops_both_after_the_same_batch
     wd = tmp_path / 'wd'
     cfg = _with_hooks(tiny_config, tmp_path,
                       f"[dict(type='SlowEvaluation', marker='{marker}', seconds=20, per_batch=True)]")
-    proc = _start(cfg, wd)
+    proc = _start(cfg, wd, '--cfg-options', 'data.workers_per_gpu=1')  # validation workers too
     markers = [tmp_path / f'evaluating_{r}' for r in (0, 1)]
     for m in markers:
         _wait_for(m, proc)
@@ -114,6 +127,7 @@ def test_signal_to_one_rank_during_an_evaluation_stops_both_after_the_same_batch
     assert torch.load(wd / 'latest.pth', weights_only=True)['meta']['iter'] == 3
     assert not osp.exists(wd / '.train.lock')
     _assert_all_gone(pids)
+    _assert_all_gone(_processes_with(str(wd)))  # DataLoader workers: forked ranks, their command names the work dir
 
 
 def test_keep_global_batch_and_auto_scale_lr_through_dist_train(tiny_config, tmp_path):
