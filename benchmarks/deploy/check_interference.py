@@ -3,9 +3,9 @@ in-process probe)
 
     python benchmarks/deploy/check_interference.py --variant t --size 512 --reps 6
 
-Times plain fused PyTorch image → labels alone, then interleaved with each other runtime (onnxruntime, OpenVINO, compiled PyTorch)
-built in the same process, then alone again, and prints each interleaved median as a ratio to the PyTorch-alone
-median (1.00: no interference). A ratio that stays near 1 means auto's interleaved in-process probe is fair;
+Times plain fused PyTorch image → labels alone, then interleaved with each other runtime (onnxruntime, OpenVINO,
+compiled PyTorch) built in the same process, then alone again, and prints each interleaved median as a ratio to
+the PyTorch-alone median (1.00: no interference). A ratio near 1 means the in-process probe is fair;
 a drift between the first and last "alone" rows means the machine itself changed speed during the run. The
 header gives the CPU model, kernel flags, threads and the load average at start and end.
 """
