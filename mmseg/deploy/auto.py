@@ -3,12 +3,13 @@
 On the first input, :class:`AutoRuntime` builds every available candidate (PyTorch eager fp32/bf16,
 compiled PyTorch, onnxruntime, OpenVINO fp32/bf16; bf16 only where the CPU has it in hardware), runs each once on
 that very input (export, compilation, first-call allocations), keeps those whose labels pass the gate against fp32
-PyTorch (:mod:`mmseg.deploy.agreement`: 99.9 % for fp32, 99.5 % for bf16), times the survivors interleaved (every
-repetition runs each once, in turn, so that load drift hits all alike), and picks the lowest median; the plain
-PyTorch fp32 path is kept unless another runtime's median is at least ``MIN_GAIN`` lower (a win within timing noise
-is no win, and the plain path is the exact one). A runtime that
-raises is excluded with its error in the table. Later inputs of another size use a cached decision for their size
-when there is one, else the process's first decision (one measurement per process at most).
+PyTorch (:mod:`mmseg.deploy.agreement`: 99.9 % for fp32, 99.5 % for bf16), times the survivors in interleaved
+rounds (each round runs every runtime once, in rotated order) and ranks them by their median per-round time ratio to
+plain PyTorch fp32: the machine's own speed drifts by tens of percent within minutes (docs/speed.md), a ratio taken
+within one round does not. Plain PyTorch is kept unless another runtime is at least ``MIN_GAIN`` faster (a win within
+timing noise is no win, and the plain path is the exact one); a leader close to that line gets more rounds. A
+runtime that raises is excluded with its error in the table. Later inputs of another size use a cached decision for
+their size when there is one, else the process's first decision (one measurement per process at most).
 
 The decision and its table are written to ``<cache root>/auto/<key>.json`` (:mod:`mmseg.deploy.cache`); the key
 hashes the CPU model and kernel flags, the thread count, the library versions, the model config and the input
@@ -37,7 +38,7 @@ from .cpu import cpu_model, kernel_flags
 
 ENV_BACKEND = 'SEGNEXT_BACKEND'
 ENV_CANDIDATES = 'SEGNEXT_AUTO_CANDIDATES'
-DECISION_VERSION = 1
+DECISION_VERSION = 2  # 2: ranked by paired ratios to plain PyTorch
 Factory = Callable[[], Callable[[Tensor], Tensor]]
 Candidate = Tuple[str, str]  # (backend, precision)
 
@@ -115,23 +116,63 @@ def _labels(runtime: Callable[[Tensor], Tensor], img: Tensor, align_corners: boo
     return labels_from_head_logits(runtime(img), img.shape[2:], None, align_corners)
 
 
-MIN_GAIN = 0.05  # another runtime replaces plain PyTorch fp32 only when its median is >= 5 % lower
+MIN_GAIN = 0.05  # another runtime replaces plain PyTorch fp32 only when it is >= 5 % faster than it
+UNSURE = 0.05  # a leader whose ratio to plain PyTorch lies this close to 1 - MIN_GAIN gets more rounds
+PLAIN: Candidate = ('pytorch', 'fp32')
+
+
+def _speed(row: Dict) -> float:
+    """A passing row's sort key: its median per-round time ratio to plain PyTorch when measured, else its median."""
+    return row['ratio'] if row.get('ratio') is not None else row.get('median_ms', float('inf'))
 
 
 def pick(passed: List[Dict]) -> Dict:
-    """The row to use among the passing rows (fastest median first): the fastest, unless plain PyTorch fp32 passed
-    and the fastest is less than ``MIN_GAIN`` faster than it."""
-    plain = next((r for r in passed if (r['backend'], r['precision']) == ('pytorch', 'fp32')), None)
-    if plain is not None and passed[0]['median_ms'] > (1 - MIN_GAIN) * plain['median_ms']:
-        return plain
-    return passed[0]
+    """The row to use among the passing rows: the fastest (lowest ratio to plain PyTorch fp32), unless plain PyTorch
+    passed and the fastest is less than ``MIN_GAIN`` faster than it; without plain PyTorch, the fastest median."""
+    plain = next((r for r in passed if (r['backend'], r['precision']) == PLAIN), None)
+    if plain is None:
+        return min(passed, key=lambda r: r.get('median_ms', float('inf')))
+    best = min(passed, key=lambda r: (_ratio(r, plain), r is not plain))
+    return best if _ratio(best, plain) <= 1 - MIN_GAIN else plain
+
+
+def _ratio(row: Dict, plain: Dict) -> float:
+    if row.get('ratio') is not None:
+        return row['ratio']
+    return row['median_ms'] / plain['median_ms']
+
+
+def _time_rounds(built: Dict[Candidate, Callable], img: Tensor, align_corners: bool, rounds: int, first_round: int,
+                 times: Dict[Candidate, List[float]], clock: Callable[[], float]) -> None:
+    """``rounds`` rounds; each runs every runtime once, the order rotated by one per round (a drift within a round
+    does not always hit the same runtime)."""
+    cands = list(built)
+    for r in range(first_round, first_round + rounds):
+        for i in range(len(cands)):
+            cand = cands[(i + r) % len(cands)]
+            start = clock()
+            _labels(built[cand], img, align_corners)
+            times[cand].append(clock() - start)
+
+
+def _paired_ratios(times: Dict[Candidate, List[float]]) -> Dict[Candidate, float]:
+    """Median over rounds of (runtime's time / plain PyTorch's time in the same round): the machine's speed drifts
+    by tens of percent over minutes, a ratio taken within one round does not."""
+    plain = times[PLAIN]
+    return {c: statistics.median(t / p for t, p in zip(ts, plain)) for c, ts in times.items()}
 
 
 @torch.inference_mode()
 def measure(factories: Dict[Candidate, Factory], reference: Callable[[Tensor], Tensor], img: Tensor,
-            align_corners: bool = False, reps: int = 5) -> Tuple[List[Dict], Dict[Candidate, Callable]]:
+            align_corners: bool = False, reps: int = 5, max_reps: Optional[int] = None,
+            clock: Callable[[], float] = time.perf_counter) -> Tuple[List[Dict], Dict[Candidate, Callable]]:
     """Gate and time each candidate on ``img`` (image tensor → labels at the input size); returns the table (one
-    row per candidate, fastest passing first) and the built runtimes that passed."""
+    row per candidate, fastest passing first) and the built runtimes that passed.
+
+    Every passing runtime runs ``reps`` interleaved rounds. With plain PyTorch fp32 among them, each runtime's
+    ``ratio`` is its median per-round time ratio to plain PyTorch, and while the fastest one's ratio lies within
+    ``UNSURE`` of the ``1 - MIN_GAIN`` threshold, it and plain PyTorch run more rounds, up to ``max_reps``
+    (default ``3 * reps``)."""
     logger = get_root_logger()
     ref = _labels(reference, img, align_corners)
     rows: Dict[Candidate, Dict] = {}
@@ -154,14 +195,22 @@ def measure(factories: Dict[Candidate, Factory], reference: Callable[[Tensor], T
         row['passed'] = True
         built[cand] = runtime
     times: Dict[Candidate, List[float]] = {c: [] for c in built}
-    for _ in range(reps):
-        for cand, runtime in built.items():
-            start = time.perf_counter()
-            _labels(runtime, img, align_corners)
-            times[cand].append(time.perf_counter() - start)
+    _time_rounds(built, img, align_corners, reps, 0, times, clock)
+    ratios: Dict[Candidate, float] = {}
+    if PLAIN in built and len(built) > 1:
+        max_reps = 3 * reps if max_reps is None else max_reps
+        while True:
+            ratios = _paired_ratios(times)
+            leader = min((c for c in built if c != PLAIN), key=ratios.get)
+            done = len(times[PLAIN])
+            if done >= max_reps or abs(ratios[leader] - (1 - MIN_GAIN)) >= UNSURE:
+                break
+            pair = {c: built[c] for c in (PLAIN, leader)}
+            _time_rounds(pair, img, align_corners, min(reps, max_reps - done), done, times, clock)
     for cand, ts in times.items():
-        rows[cand].update(min_ms=1e3 * min(ts), median_ms=1e3 * statistics.median(ts), reps=len(ts))
-    order = sorted(rows.values(), key=lambda r: (not r['passed'], r.get('median_ms', float('inf'))))
+        rows[cand].update(min_ms=1e3 * min(ts), median_ms=1e3 * statistics.median(ts), reps=len(ts),
+                          ratio=ratios.get(cand))
+    order = sorted(rows.values(), key=lambda r: (not r['passed'], _speed(r)))
     return order, built
 
 
@@ -170,11 +219,12 @@ def format_decision(decision: Dict) -> str:
     lines = [f"auto backend for input {'x'.join(map(str, decision['fingerprint']['shape']))} "
              f"({decision['fingerprint']['threads']} threads, {decision['fingerprint']['cpu']}): "
              f"{decision['backend']}:{decision['precision']}",
-             f"{'runtime':22} {'min ms':>8} {'median ms':>10} {'labels = fp32':>14}  note"]
+             f"{'runtime':22} {'min ms':>8} {'median ms':>10} {'÷ pytorch':>10} {'labels = fp32':>14}  note"]
     for r in decision['table']:
         agree = '' if r.get('agreement') is None else f"{100 * r['agreement']:.3f} %"
+        ratio = '' if r.get('ratio') is None else f"{r['ratio']:.3f}"
         lines.append(f"{r['backend'] + ':' + r['precision']:22} {r.get('min_ms', float('nan')):8.1f} "
-                     f"{r.get('median_ms', float('nan')):10.1f} {agree:>14}  {r['reason'] or 'ok'}")
+                     f"{r.get('median_ms', float('nan')):10.1f} {ratio:>10} {agree:>14}  {r['reason'] or 'ok'}")
     return '\n'.join(lines)
 
 

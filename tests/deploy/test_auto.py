@@ -222,11 +222,55 @@ def test_one_measurement_per_process_across_sizes(cache, monkeypatch):
 
 
 def test_plain_pytorch_kept_unless_another_is_clearly_faster():
-    def row(backend, median):
-        return dict(backend=backend, precision='fp32', passed=True, median_ms=median)
-    plain = row('pytorch', 100.0)
-    assert auto.pick([row('compiled', 97.0), plain]) is plain  # 3 % faster: within noise, keep the exact path
-    fast = row('openvino', 94.0)
-    assert auto.pick([fast, plain]) is fast  # 6 % faster
-    only = row('onnxruntime', 120.0)
-    assert auto.pick([only]) is only  # plain PyTorch excluded (gate or error): the fastest that passed
+    def row(backend, ratio, median=None):
+        return dict(backend=backend, precision='fp32', passed=True, ratio=ratio, median_ms=median)
+    plain = row('pytorch', 1.0)
+    assert auto.pick([row('compiled', 0.97), plain]) is plain  # 3 % faster: within noise, keep the exact path
+    fast = row('openvino', 0.94)
+    assert auto.pick([row('compiled', 0.97), fast, plain]) is fast  # 6 % faster
+    assert auto.pick([row('onnxruntime', 1.2, 120.0), row('openvino', None, 130.0)])['backend'] == 'onnxruntime'
+    # plain PyTorch excluded (gate or error): the fastest median of those that passed
+
+
+class FakeClock:
+    """A clock that only runtimes advance: call ``i`` of the process costs ``cost * slow(i)``."""
+
+    def __init__(self, slow):
+        self.now, self.calls, self.slow = 0.0, 0, slow
+
+    def runtime(self, cost):
+        def run(img):
+            self.now += cost * self.slow(self.calls)
+            self.calls += 1
+            return reference(img)
+        return run
+
+
+def test_drift_burst_does_not_crown_a_slower_runtime(cache):
+    """The machine runs at half speed for the first five timed calls (stop 22's wrong pick had this shape): by
+    medians of absolute times the 10 % slower runtime looks 45 % faster; by per-round ratios it is 10 % slower."""
+    gate = 2  # each candidate's first, untimed call
+    clock = FakeClock(lambda i: 2.0 if gate <= i < gate + 5 else 1.0)
+    table, _ = auto.measure(factories([], pytorch_fp32=clock.runtime(10.0), openvino_fp32=clock.runtime(11.0)),
+                            reference, IMG, reps=5, clock=lambda: clock.now)
+    rows = {(r['backend'], r['precision']): r for r in table}
+    plain, other = rows[('pytorch', 'fp32')], rows[('openvino', 'fp32')]
+    assert other['median_ms'] < 0.6 * plain['median_ms']  # what the medians alone would have said
+    assert other['ratio'] == pytest.approx(1.1) and plain['ratio'] == 1.0
+    assert auto.pick([r for r in table if r['passed']]) is plain
+    assert table[0] is plain and plain['reps'] == other['reps'] == 5  # 1.1 is far from the line: no extra rounds
+
+
+def test_close_call_gets_more_rounds_for_the_leader_only(cache):
+    clock = FakeClock(lambda i: 1.0)
+    table, _ = auto.measure(factories([], pytorch_fp32=clock.runtime(10.0), onnxruntime_fp32=clock.runtime(9.6),
+                                      openvino_fp32=clock.runtime(20.0)),
+                            reference, IMG, reps=4, max_reps=10, clock=lambda: clock.now)
+    rows = {r['backend']: r for r in table}
+    assert rows['onnxruntime']['ratio'] == pytest.approx(0.96)  # 4 % faster: within UNSURE of the 5 % line
+    assert rows['pytorch']['reps'] == rows['onnxruntime']['reps'] == 10 and rows['openvino']['reps'] == 4
+    assert auto.pick([r for r in table if r['passed']]) is rows['pytorch']
+    clock = FakeClock(lambda i: 1.0)
+    table, _ = auto.measure(factories([], pytorch_fp32=clock.runtime(10.0), onnxruntime_fp32=clock.runtime(8.0)),
+                            reference, IMG, reps=4, max_reps=10, clock=lambda: clock.now)
+    assert [(r['backend'], r['reps']) for r in table] == [('onnxruntime', 4), ('pytorch', 4)]  # clear: 4 rounds
