@@ -226,6 +226,7 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     if args.reps < 1:
         p.error('--reps must be >= 1')
+    args.ref_python = osp.abspath(args.ref_python)  # the peer's worker starts in another directory
     if not args.no_peer and not osp.isfile(args.ref_python):
         p.error(f'--ref-python {args.ref_python} does not exist (build it with benchmarks/reference_env.sh, or '
                 f'pass --no-peer)')
