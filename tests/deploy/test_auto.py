@@ -86,7 +86,8 @@ def test_measured_once_then_reused_without_probe(cache, monkeypatch):
     assert again(IMG) is not None and built2 == [('onnxruntime', 'fp32')]  # built once
 
 
-@pytest.mark.parametrize('change', ['cpu', 'flags', 'version', 'threads', 'shape', 'model'])
+@pytest.mark.parametrize('change', ['cpu', 'flags', 'version', 'threads', 'shape', 'model',
+                                    'rule'])
 def test_decision_invalidated(cache, monkeypatch, change):
     AutoRuntime(candidates([]), reference, CFG)(IMG)
     measured = []
@@ -105,6 +106,8 @@ def test_decision_invalidated(cache, monkeypatch, change):
         torch.set_num_threads(1 if before != 1 else 2)
     elif change == 'shape':
         img = IMG[:, :, :, :64]
+    elif change == 'rule':  # a decision taken by an older ranking rule
+        monkeypatch.setattr(auto, 'DECISION_VERSION', auto.DECISION_VERSION + 1)
     else:
         cfg = dict(CFG, decode_head=dict(type='LightHamHead'))
     try:
