@@ -132,14 +132,9 @@ def pick(passed: List[Dict]) -> Dict:
     plain = next((r for r in passed if (r['backend'], r['precision']) == PLAIN), None)
     if plain is None:
         return min(passed, key=lambda r: r.get('median_ms', float('inf')))
-    best = min(passed, key=lambda r: (_ratio(r, plain), r is not plain))
-    return best if _ratio(best, plain) <= 1 - MIN_GAIN else plain
-
-
-def _ratio(row: Dict, plain: Dict) -> float:
-    if row.get('ratio') is not None:
-        return row['ratio']
-    return row['median_ms'] / plain['median_ms']
+    best = min(passed, key=lambda r: (_speed(r), r is not plain))
+    ratio = best['ratio'] if best.get('ratio') is not None else best['median_ms'] / plain['median_ms']
+    return best if ratio <= 1 - MIN_GAIN else plain
 
 
 def _time_rounds(built: Dict[Candidate, Callable], img: Tensor, align_corners: bool, rounds: int, first_round: int,
