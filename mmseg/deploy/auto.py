@@ -38,7 +38,7 @@ from .cpu import cpu_model, kernel_flags
 
 ENV_BACKEND = 'SEGNEXT_BACKEND'
 ENV_CANDIDATES = 'SEGNEXT_AUTO_CANDIDATES'
-DECISION_VERSION = 3  # 2: ranked by paired ratios to plain PyTorch; 3: runtime labels without the same-size resize
+DECISION_VERSION = 3  # 2: ranked by paired ratios to plain PyTorch; 3: faster runtime labels (candidate classes)
 Factory = Callable[[], Callable[[Tensor], Tensor]]
 Candidate = Tuple[str, str]  # (backend, precision)
 

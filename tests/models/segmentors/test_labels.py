@@ -50,3 +50,27 @@ def test_uniform_map_takes_the_shortcut():
 def test_rejects_wrong_rank():
     with pytest.raises(ValueError, match='expected'):
         labels_from_head_logits(torch.zeros(5, 6, 6), (48, 48))
+
+
+def test_candidates_keep_a_class_that_wins_only_between_cells():
+    """Class 1 is the argmax of no cell, yet of the midpoint between them: it must stay a candidate; class 2
+    never reaches the winner's smallest logit and is dropped."""
+    from mmseg.models.segmentors.labels import candidate_classes
+    logits = torch.tensor([[5.0, 0.0], [4.0, 4.0], [-9.0, -9.0], [0.0, 5.0]]).view(1, 4, 1, 2)
+    assert candidate_classes(logits, 2).tolist() == [0, 1, 3]
+    labels = labels_from_head_logits(logits, (1, 16))
+    assert 1 in labels.unique().tolist()
+    assert torch.equal(labels, plain_labels(logits, (1, 16)))
+    assert candidate_classes(torch.zeros(1, 3, 2, 2), 2) is None  # all tie everywhere: every class can win
+
+
+@pytest.mark.parametrize('out', [None, (90, 70)])
+def test_few_winning_classes_among_many(out):
+    """Most of 150 classes are dominated everywhere (the labels module drops them first); the labels equal the
+    plain chain over all classes, with and without a rescale."""
+    from mmseg.models.segmentors.labels import candidate_classes
+    logits = region_logits(150, 12, 12, regions=4, seed=1) - 20
+    logits[:, :6] += 20 + torch.randn(1, 6, 12, 12, generator=torch.Generator().manual_seed(2))  # noisy winners
+    kept = candidate_classes(logits, 2)
+    assert kept is not None and kept.numel() < 20
+    assert torch.equal(labels_from_head_logits(logits, (96, 96), out), plain_labels(logits, (96, 96), out))
