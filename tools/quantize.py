@@ -1,14 +1,17 @@
 """INT8 post-training static quantization (onnxruntime or OpenVINO/NNCF) with an accuracy gate.
 
 ``python tools/quantize.py CONFIG CKPT --calib 32 [--runtime onnxruntime|openvino] [--out model_int8.onnx]
-[--max-drop 0.5] [--threads N]``
+[--max-drop 0.5] [--accuracy-control N] [--threads N]``
 
 Exports the model's ONNX graph (``mmseg.deploy``), calibrates activation ranges on ``--calib`` images of the config's
 training set (evenly spaced, through the test pipeline), quantizes to int8 with the Hamburger (NMF) kept in float
 (onnxruntime: static QDQ of convolutions and matrix products; OpenVINO: NNCF), then evaluates the fp32 and the int8
 model of that runtime on the validation set and prints the gate: both mIoUs, the drop, and the fraction of pixels
-whose label is unchanged. The INT8 model is written only when the drop is at most ``--max-drop`` points (otherwise
-it says so, writes nothing and exits with status 1). On CPUs without VNNI/AMX the weights use 7 bits (see
+whose label is unchanged. ``--accuracy-control N`` (OpenVINO) runs NNCF's quantization with accuracy control on N
+labelled training images: the quantized ops that cost most mIoU there go back to float until the drop on them is at
+most ``--max-drop``; the gate still decides, on the validation set, which the control never sees. The INT8 model
+is written only when the drop is at most ``--max-drop`` points (otherwise it says so, writes nothing and exits with
+status 1). On CPUs without VNNI/AMX the weights use 7 bits (see
 ``mmseg.deploy.quantize``); the tool prints which. Run the result with ``tools/test.py CONFIG model_int8.onnx
 --backend onnxruntime`` (``model_int8.xml --backend openvino``) or ``init_segmentor(CONFIG, 'model_int8.onnx',
 backend='onnxruntime')``.
@@ -34,6 +37,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument('--out', help='INT8 model path (default: the checkpoint name with _int8.onnx, or _int8.xml for '
                                  'openvino)')
     p.add_argument('--max-drop', type=float, default=0.5, help='largest mIoU drop (points) accepted')
+    p.add_argument('--accuracy-control', type=int, default=0, metavar='N',
+                   help='openvino: keep the ops that cost most mIoU on N labelled training images in float until '
+                        'the drop there is at most --max-drop (NNCF accuracy control; 0: off)')
     p.add_argument('--val-limit', type=int, help='evaluate on the first N validation images only')
     p.add_argument('--threads', type=int, help='CPU threads (default: the cores this process may use)')
     p.add_argument('--cfg-options', nargs='+', action=DictAction, help="override config keys, 'a.b=v'")
@@ -42,6 +48,10 @@ def parse_args(argv=None) -> argparse.Namespace:
         p.error(f'--calib must be >= 1, got {args.calib}')
     if args.max_drop < 0:
         p.error(f'--max-drop must be >= 0, got {args.max_drop}')
+    if args.accuracy_control < 0:
+        p.error(f'--accuracy-control must be >= 0, got {args.accuracy_control}')
+    if args.accuracy_control and args.runtime != 'openvino':
+        p.error('--accuracy-control needs --runtime openvino (NNCF)')
     if not osp.isfile(args.checkpoint):
         p.error(f'checkpoint {args.checkpoint} does not exist')
     ext = '.xml' if args.runtime == 'openvino' else '.onnx'
@@ -80,8 +90,8 @@ def _outputs(out: str):
 def main(argv=None) -> int:
     args = parse_args(argv)
     from mmseg.apis.builder import build_inference_model, load_config
-    from mmseg.deploy.quantize import accuracy_gate, dataset_images, quantize_int8, quantize_openvino, \
-        saturation_guard
+    from mmseg.deploy.quantize import LabelledImages, accuracy_gate, dataset_images, quantize_int8, \
+        quantize_openvino, saturation_guard
     from mmseg.utils.threads import setup_threads
     logger = get_root_logger()
     setup_threads(args.threads)
@@ -95,8 +105,16 @@ def main(argv=None) -> int:
     ext = osp.splitext(args.out)[1]
     tmp = f'{osp.splitext(args.out)[0]}.candidate{ext}'
     try:
-        quantize = quantize_openvino if args.runtime == 'openvino' else quantize_int8
-        quantize(fp32_graph, tmp, calib)
+        if args.runtime == 'openvino':
+            control = None
+            if args.accuracy_control:
+                control = LabelledImages.from_dataset(calib_set, args.accuracy_control,
+                                                      fp32.decode_head.align_corners)
+                print(f'accuracy control on {len(control.images)} labelled training images, '
+                      f'max drop {args.max_drop:.2f}')
+            quantize_openvino(fp32_graph, tmp, calib, control=control, max_drop=args.max_drop)
+        else:
+            quantize_int8(fp32_graph, tmp, calib)
         int8 = build_inference_model(cfg, tmp, 'cpu', backend=args.runtime)
         gate = accuracy_gate(fp32, int8, val_set)
         print(f"accuracy gate on {gate['images']} validation images ({args.runtime}): mIoU fp32 "

@@ -90,7 +90,10 @@ def test_bad_arguments(demo, capsys):
     for argv, msg in (([cfg, ckpt, '--calib', '0'], '--calib must be >= 1'),
                       ([cfg, ckpt, '--max-drop', '-1'], '--max-drop must be >= 0'),
                       ([cfg, 'missing.pth'], 'missing.pth does not exist'),
-                      ([cfg, ckpt, '--runtime', 'openvino', '--out', 'x.onnx'], 'a openvino INT8 model is a .xml')):
+                      ([cfg, ckpt, '--runtime', 'openvino', '--out', 'x.onnx'], 'a openvino INT8 model is a .xml'),
+                      ([cfg, ckpt, '--runtime', 'openvino', '--accuracy-control', '-1'],
+                       '--accuracy-control must be >= 0'),
+                      ([cfg, ckpt, '--accuracy-control', '8'], '--accuracy-control needs --runtime openvino')):
         with pytest.raises(SystemExit):
             tool.parse_args(argv)
         assert msg in capsys.readouterr().err
@@ -139,3 +142,87 @@ def test_openvino_int8_gated(demo, capsys, monkeypatch):
     a, b = inference_segmentor(fp32, imgs), inference_segmentor(int8, imgs)
     same = sum(int((x == y).sum()) for x, y in zip(a, b)) / sum(x.size for x in a)
     assert abs(100 * same - float(m.group(4))) < 0.01
+
+
+def test_labelled_images_score():
+    """mIoU in percent over the classes present, per image and over the set, labels taken from resized logits."""
+    import numpy as np
+    from mmseg.deploy.quantize import LabelledImages
+    gt_a = np.zeros((8, 8), np.uint8)
+    gt_a[:, 4:] = 1
+    gt_b = np.full((8, 8), 255, np.uint8)  # ignored everywhere but one row of class 2
+    gt_b[0] = 2
+    data = LabelledImages([np.zeros((1, 3, 8, 8), np.float32)] * 2, [gt_a, gt_b], num_classes=3)
+
+    def onehot(gt):  # logits at half the label size whose argmax after upsampling is ``gt``'s class per 2x2 cell
+        x = torch.full((1, 3, 4, 4), -5.0)
+        cells = torch.as_tensor(gt[::2, ::2].astype(np.int64)).clamp(max=2)
+        x.scatter_(1, cells[None, None], 5.0)
+        return x
+    answers = iter([onehot(gt_a), onehot(gt_b)])
+    miou, per_image = data.score(lambda img: next(answers))
+    assert miou == pytest.approx(100) and per_image == pytest.approx([100, 100])
+    answers = iter([torch.zeros(1, 3, 4, 4), onehot(gt_b)])  # all class 0 on image a: IoU 0 0.5, class 1 0
+    miou, per_image = data.score(lambda img: next(answers))
+    assert per_image == pytest.approx([25, 100])
+    assert miou == pytest.approx(100 * (0.5 + 0 + 1) / 3)
+
+
+@pytest.mark.slow
+def test_openvino_accuracy_control_restores_float_ops(demo):
+    """Scored against fp32's own labels (fp32 = 100 mIoU), the plain INT8 model loses more than 1 point; accuracy
+    control (``max_drop=1``, two steps: each ranking of the ops costs a compile per op, about a minute here) puts
+    quantized ops back in float and loses less on those images."""
+    pytest.importorskip('openvino')
+    pytest.importorskip('nncf')
+    import openvino as ov
+    from mmseg.deploy.quantize import LabelledImages, dataset_images, quantize_openvino
+    from mmseg.models.segmentors.labels import upsample_argmax
+    tool, cfg, ckpt, tmp = demo
+    model = init_segmentor(cfg, ckpt, backend='openvino')
+    calib_set, _ = tool._datasets(model.cfg)
+    calib = dataset_images(calib_set, 4)
+    graph = model.runtime.graph.path((1, *calib[0].shape[2:]))
+    core = ov.Core()
+
+    def compiled(path):
+        return core.compile_model(path, 'CPU', {'INFERENCE_PRECISION_HINT': 'f32'})
+    images = [t.numpy() for t in dataset_images(calib_set, 8)]
+    fp32 = compiled(graph)
+    own_labels = [upsample_argmax(torch.from_numpy(fp32(x)[0]), x.shape[2:], False)[0].numpy() for x in images]
+    control = LabelledImages(images, own_labels, num_classes=4)
+
+    def drop(path):
+        run = compiled(path)
+        return 100 - control.score(lambda x: run(x)[0])[0]
+
+    def fake_quantize_ops(path):
+        return sum(op.get_type_name() == 'FakeQuantize' for op in core.read_model(path).get_ops())
+    assert drop(graph) == pytest.approx(0)
+    plain = quantize_openvino(graph, str(tmp / 'plain.xml'), calib)
+    kept = quantize_openvino(graph, str(tmp / 'control.xml'), calib, control=control, max_drop=1.0,
+                             max_restored=2)
+    assert drop(plain) > 1.0
+    assert drop(kept) < drop(plain)
+    assert 0 < fake_quantize_ops(kept) < fake_quantize_ops(plain)
+
+
+def test_labelled_images_from_dataset(demo):
+    """Evenly spaced test-mode samples with their label maps and the dataset's scoring settings."""
+    from mmseg.deploy.quantize import LabelledImages
+    tool, cfg, ckpt, _ = demo
+    calib_set, _ = tool._datasets(init_segmentor(cfg, ckpt).cfg)
+    data = LabelledImages.from_dataset(calib_set, 3)
+    assert len(data.images) == len(data.gts) == 3
+    # images through the test pipeline (64² demo images scaled to 128²), labels at the original size
+    assert all(x.shape == (1, 3, 128, 128) and g.shape == (64, 64) for x, g in zip(data.images, data.gts))
+    assert (data.num_classes, data.reduce_zero_label) == (len(calib_set.CLASSES), calib_set.reduce_zero_label)
+
+
+def test_openvino_quantize_rejects_bad_control(tmp_path):
+    """Refused before any export or calibration work, naming the value."""
+    from mmseg.deploy.quantize import LabelledImages, quantize_openvino
+    with pytest.raises(ValueError, match='needs labelled images'):
+        quantize_openvino('g.onnx', str(tmp_path / 'q.xml'), [], control=LabelledImages([], [], 4))
+    with pytest.raises(ValueError, match='max_restored must be >= 0, got -1'):
+        quantize_openvino('g.onnx', str(tmp_path / 'q.xml'), [], max_restored=-1)
