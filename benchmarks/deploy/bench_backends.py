@@ -237,19 +237,30 @@ def main(argv=None) -> int:
     load_start = os.getloadavg()
     photos = sample_photos()
     results = []
+
+    def summary() -> Dict:
+        return dict(date=time.strftime('%Y-%m-%d %H:%M'), cpu=cpu_model(), machine=platform.machine(),
+                    cores=os.cpu_count(), flags=sorted(k for k, v in kernel_flags().items() if v is True),
+                    torch_capability=kernel_flags()['torch_capability'], threads=torch.get_num_threads(),
+                    loadavg_start=load_start, loadavg_end=os.getloadavg(), versions=versions(),
+                    peer_versions=next((r['peer_versions'] for r in results if r['peer_versions']), None),
+                    reps=args.reps, tiny=args.tiny)
+
+    def save() -> None:  # after every case: a run killed later (out of memory at 2048² B, say) keeps what it measured
+        if args.json:
+            with open(args.json, 'w') as f:
+                json.dump(dict(summary(), results=results), f, indent=2)
+
     with tempfile.TemporaryDirectory() as tmp:
         os.environ['SEGNEXT_CACHE_DIR'] = osp.join(tmp, 'cache')  # auto measures afresh; graphs exported afresh
         for v in args.variants:
             for case in args.cases:
                 print(f'{v} {case} ...', flush=True)
                 results.append(bench_case(v, case, args, photos, tmp))
-    load_end = os.getloadavg()
-    info = dict(date=time.strftime('%Y-%m-%d %H:%M'), cpu=cpu_model(), machine=platform.machine(),
-                cores=os.cpu_count(), flags=sorted(k for k, v in kernel_flags().items() if v is True),
-                torch_capability=kernel_flags()['torch_capability'], threads=torch.get_num_threads(),
-                loadavg_start=load_start, loadavg_end=load_end, versions=versions(),
-                peer_versions=next((r['peer_versions'] for r in results if r['peer_versions']), None),
-                reps=args.reps, tiny=args.tiny)
+                print(format_rows(results[-1]['rows']), flush=True)
+                save()
+    info = summary()
+    load_end = info['loadavg_end']
     print(f"{info['date']}  {info['cpu']} ({info['cores']} cores, {info['threads']} threads)  flags: "
           f"{' '.join(info['flags'])}  torch capability {info['torch_capability']}")
     print(f"loadavg at start {' '.join(f'{x:.2f}' for x in load_start)}, at end "
@@ -264,9 +275,7 @@ def main(argv=None) -> int:
                   + ', '.join(f'{k}: {v}' for k, v in res['auto_pick'].items()))
         for name, why in res['skipped'].items():
             print(f"not run for {res['variant']} {res['case']}: {name} ({why})")
-    if args.json:
-        with open(args.json, 'w') as f:
-            json.dump(dict(info, results=results), f, indent=2)
+    save()
     return 0
 
 
