@@ -15,6 +15,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from .openvino_core import shared_core
 from .ort_runtime import HeadGraph, check_input_shape
 
 MAX_COMPILED_SHAPES = 4
@@ -45,8 +46,7 @@ class OpenVINORuntime:
                               "(or pip install -e .[deploy])")
         if precision not in PRECISION_HINTS:
             raise ValueError(f'openvino precision must be one of {sorted(PRECISION_HINTS)}, got {precision!r}')
-        import openvino as ov
-        self.core = ov.Core()
+        self.core = shared_core()  # one per process: see openvino_core
         self.graph, self.num_classes, self.threads, self.ir_file = graph, num_classes, threads, ir_file
         self.precision = precision
         if ir_file is not None:

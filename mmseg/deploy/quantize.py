@@ -29,6 +29,7 @@ import torch
 
 from ..utils import get_root_logger
 from .agreement import label_difference
+from .openvino_core import keep_signal_stack, shared_core
 
 HAMBURGER_SCOPE = '/decode_head/hamburger/'
 
@@ -183,24 +184,25 @@ def quantize_openvino(fp32_path: str, out_path: str, calib_images: Iterable[torc
     reduce, why = saturation_guard(reduce_range)
     get_root_logger().info('OpenVINO INT8: overflow fix %s (%s)', 'on' if reduce else 'off', why)
     nncf.set_log_level(logging.WARNING)  # its INFO lists every ignored node
-    model = ov.Core().read_model(fp32_path)
+    model = shared_core().read_model(fp32_path)
     ignored = nncf.IgnoredScope(patterns=[f'.*{keep_fp32_scope}.*']) if keep_fp32_scope else None
     advanced = AdvancedQuantizationParameters(overflow_fix=OverflowFix.ENABLE if reduce else OverflowFix.DISABLE)
-    if control is None:
-        quantized = nncf.quantize(model, nncf.Dataset(images), subset_size=len(images), ignored_scope=ignored,
-                                  advanced_parameters=advanced)
-    else:
-        def validate(compiled, items):
-            part = LabelledImages([x for x, _ in items], [g for _, g in items], control.num_classes,
-                                  control.ignore_index, control.reduce_zero_label, control.align_corners)
-            return part.score(lambda x: compiled(x)[0])
+    with keep_signal_stack():  # NNCF compiles with Cores of its own (openvino_core)
+        if control is None:
+            quantized = nncf.quantize(model, nncf.Dataset(images), subset_size=len(images), ignored_scope=ignored,
+                                      advanced_parameters=advanced)
+        else:
+            def validate(compiled, items):
+                part = LabelledImages([x for x, _ in items], [g for _, g in items], control.num_classes,
+                                      control.ignore_index, control.reduce_zero_label, control.align_corners)
+                return part.score(lambda x: compiled(x)[0])
 
-        quantized = nncf.quantize_with_accuracy_control(
-            model, nncf.Dataset(images), nncf.Dataset(list(zip(control.images, control.gts)), lambda item: item[0]),
-            validate, max_drop=max_drop, drop_type=nncf.DropType.ABSOLUTE, subset_size=len(images),
-            ignored_scope=ignored, advanced_quantization_parameters=advanced,
-            advanced_accuracy_restorer_parameters=AdvancedAccuracyRestorerParameters(
-                max_num_iterations=sys.maxsize if max_restored is None else max_restored))
+            quantized = nncf.quantize_with_accuracy_control(
+                model, nncf.Dataset(images), nncf.Dataset(list(zip(control.images, control.gts)), lambda item: item[0]),
+                validate, max_drop=max_drop, drop_type=nncf.DropType.ABSOLUTE, subset_size=len(images),
+                ignored_scope=ignored, advanced_quantization_parameters=advanced,
+                advanced_accuracy_restorer_parameters=AdvancedAccuracyRestorerParameters(
+                    max_num_iterations=sys.maxsize if max_restored is None else max_restored))
     os.makedirs(osp.dirname(osp.abspath(out_path)), exist_ok=True)
     stem = osp.splitext(out_path)[0]
     tmp = f'{stem}.{os.getpid()}.tmp'

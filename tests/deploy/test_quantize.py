@@ -116,17 +116,20 @@ def test_openvino_int8_gated(demo, capsys, monkeypatch):
     pytest.importorskip('nncf')
     tool, cfg, ckpt, tmp = demo
     monkeypatch.setenv('SEGNEXT_CACHE_DIR', str(tmp / 'cache'))
+    from mmseg.deploy.openvino_core import shared_core, signal_stack
+    shared_core().get_property('CPU', 'FULL_DEVICE_NAME')  # its CPU plugin (and signal stack) exist before
+    stack = signal_stack()
     out = tmp / 'ov' / 'int8.xml'
     assert tool.main([cfg, ckpt, '--runtime', 'openvino', '--calib', '4', '--out', str(out), '--max-drop', '100',
                       '--threads', '1']) == 0
+    assert signal_stack() == stack  # NNCF's own Cores left this thread's signal stack as it was (openvino_core)
     text = capsys.readouterr().out
     m = re.search(r'\(openvino\): mIoU fp32 ([\d.]+), int8 ([\d.]+), drop (-?[\d.]+) .*pixel agreement ([\d.]+) %',
                   text)
     assert m, text
     assert out.is_file() and out.with_suffix('.bin').is_file()
     assert sorted(p.name for p in out.parent.iterdir()) == ['int8.bin', 'int8.xml']  # no candidate left behind
-    import openvino as ov
-    ops = ov.Core().read_model(str(out)).get_ops()
+    ops = shared_core().read_model(str(out)).get_ops()
     fq = [op for op in ops if op.get_type_name() == 'FakeQuantize']
     assert fq  # quantized ...
     # ... but nothing inside the Hamburger: no FakeQuantize feeds one of its ops

@@ -1,10 +1,5 @@
 """Every runtime/precision predicts fp32 PyTorch's labels on real photos, within its named agreement threshold
 (mmseg.deploy.agreement), through the same EncoderDecoder (test pipeline, rescale, label step)."""
-import os
-import os.path as osp
-import subprocess
-import sys
-
 import numpy as np
 import pytest
 
@@ -18,7 +13,6 @@ from mmseg.deploy.cpu import native_bf16
 # (so auto would exclude bf16 for this model: tests/deploy/test_auto.py). This bound checks that the runtime is right,
 # not that bf16 is good enough here.
 BF16_RUNTIME_AGREEMENT = 0.98
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 NO_BF16 = 'the CPU has no bf16 in hardware (AVX512-BF16/AMX): bf16 would be emulated, never chosen'
 CASES = [
     ('pytorch', 'bf16'),
@@ -38,48 +32,17 @@ def reference(calibrated):
     return ref
 
 
-FRESH_PROCESS = '''
-import sys, numpy as np
-from mmseg.apis import Segmenter
-cfg, ckpt, backend, precision, io = sys.argv[1:]
-seg = Segmenter.from_config(cfg, ckpt, backend=backend, precision=precision)
-photos = np.load(io + '/photos.npz')
-got = seg([photos[k] for k in sorted(photos.files)])
-np.savez(io + '/labels.npz', *got)
-print(seg.model.runtime.name, seg.model.runtime.precision)
-'''
-
-
-def _labels_in_a_fresh_process(cfg, ckpt, photos, backend, precision, io):
-    """Segmenter labels from a new interpreter: (runtime name, precision, labels)."""
-    np.savez(io / 'photos.npz', **{f'{i:02d}': p for i, p in enumerate(photos)})
-    env = dict(os.environ, PYTHONPATH=ROOT)
-    out = subprocess.run([sys.executable, '-c', FRESH_PROCESS, cfg, ckpt, backend, precision, str(io)], env=env,
-                         capture_output=True, text=True, timeout=600)
-    assert out.returncode == 0, out.stderr[-3000:]
-    name, prec = out.stdout.split()[-2:]
-    labels = np.load(io / 'labels.npz')
-    return name, prec, [labels[f'arr_{i}'] for i in range(len(photos))]
-
-
 @pytest.mark.parametrize('backend,precision', CASES)
-def test_runtime_labels_equal_fp32_pytorch(calibrated, reference, backend, precision, tmp_path):
+def test_runtime_labels_equal_fp32_pytorch(calibrated, reference, backend, precision):
     if not available(backend):
         pytest.skip(f'{backend} is not installed (pip install -e .[deploy])')
     if precision == 'bf16' and not native_bf16():
         pytest.skip(NO_BF16)
     cfg, ckpt, photos, _ = calibrated
-    if backend == 'compiled':
-        # In its own interpreter, as a user compiles it: in a pytest-xdist worker that had run the OpenVINO cases,
-        # Inductor's compile (gcc child processes) was killed by SIGSEGV (si_code SI_KERNEL, no traceback) in about
-        # one full-suite run in two on an AMX Xeon and on an AVX512 EPYC; not reproduced in one process (issue 19).
-        name, prec, got = _labels_in_a_fresh_process(cfg, ckpt, photos, backend, precision, tmp_path)
-        assert (name, prec) == (backend, precision)
-    else:
-        seg = Segmenter.from_config(cfg, ckpt, backend=backend, precision=precision)
-        assert seg.model.runtime is not None and seg.model.runtime.precision == precision
-        assert seg.model.runtime.name == backend
-        got = seg(photos)
+    seg = Segmenter.from_config(cfg, ckpt, backend=backend, precision=precision)
+    assert seg.model.runtime is not None and seg.model.runtime.precision == precision
+    assert seg.model.runtime.name == backend
+    got = seg(photos)
     assert [g.shape for g in got] == [r.shape for r in reference]
     agree = label_agreement(got, reference)
     if precision == 'fp32':  # fp32 runtimes differ from PyTorch only by float rounding
