@@ -22,6 +22,24 @@ def _loopback_only(self, address):
 
 socket.socket.connect = _loopback_only
 
+# Scheduled first (pytest-xdist hands out tests in collection order, round-robin): these took 45-375 s each in a
+# full -n 2 run on 2 cores (2026-12-03); collected near the end, one of them alone kept a worker busy for minutes
+# after the other had finished.
+LONGEST_FIRST = (
+    'tests/test_readme_custom_dataset.py::test_readme_schedule_learns_generated_data_quietly_and_its_dump_trains',
+    'tests/deploy/test_quantize.py::test_openvino_accuracy_control_restores_float_ops',
+    'tests/test_readme_commands.py::test_demo_and_deploy_commands_as_written',
+    'tests/test_readme_commands.py::test_paper_config_commands_as_written',
+    'tests/tools/test_quiet_runs.py::test_demo_train_and_test_print_no_warning',
+    'tests/tools/test_train_test_tools.py::test_dist_train_resume_equals_uninterrupted_and_dist_test',
+)
+
+
+def pytest_collection_modifyitems(items):
+    rank = {nodeid: i for i, nodeid in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.nodeid, len(rank)))  # stable: the rest keep their order
+
+
 VARIANTS = {
     # name: (embed_dims, depths, head channels, MD_R, drop_path_rate)
     't': ([32, 64, 160, 256], [3, 3, 5, 2], 256, 16, 0.1),

@@ -38,41 +38,35 @@ class _StackT(ctypes.Structure):  # Linux stack_t (x86_64, aarch64)
     _fields_ = [('ss_sp', ctypes.c_void_p), ('ss_flags', ctypes.c_int), ('ss_size', ctypes.c_size_t)]
 
 
-def _libc():
+def _current_stack():
+    """(libc, this thread's stack_t), or None where it cannot be read (not Linux)."""
     if not sys.platform.startswith('linux'):
         return None
     try:
-        return ctypes.CDLL(None, use_errno=True)
+        libc = ctypes.CDLL(None, use_errno=True)
     except OSError:
         return None
+    cur = _StackT()
+    return (libc, cur) if libc.sigaltstack(None, ctypes.byref(cur)) == 0 else None
 
 
 def signal_stack():
     """This thread's signal stack as ``(address, size, flags)``, or None where it cannot be read (not Linux)."""
-    libc = _libc()
-    if libc is None:
-        return None
-    cur = _StackT()
-    if libc.sigaltstack(None, ctypes.byref(cur)) != 0:
-        return None
-    return cur.ss_sp or 0, cur.ss_size, cur.ss_flags
+    read = _current_stack()
+    return None if read is None else (read[1].ss_sp or 0, read[1].ss_size, read[1].ss_flags)
 
 
 @contextlib.contextmanager
 def keep_signal_stack():
     """Run the block, collect the garbage it left, and put this thread's signal stack back as it was before."""
-    libc = _libc()
-    before = _StackT()
-    if libc is None or libc.sigaltstack(None, ctypes.byref(before)) != 0:
-        yield
-        return
+    read = _current_stack()
     try:
         yield
     finally:
-        gc.collect()  # the plugins the block dropped are destroyed now, on this thread, not on another one later
-        now = _StackT()
-        libc.sigaltstack(None, ctypes.byref(now))
-        if (now.ss_sp, now.ss_size, now.ss_flags) != (before.ss_sp, before.ss_size, before.ss_flags):
-            before.ss_flags &= ~1  # SS_ONSTACK is a state, not a request
-            if libc.sigaltstack(ctypes.byref(before), None) != 0:
-                raise OSError(ctypes.get_errno(), 'could not restore the signal stack (sigaltstack)')
+        if read is not None:
+            libc, before = read
+            gc.collect()  # the plugins the block dropped are destroyed now, on this thread, not on another later
+            if signal_stack() != (before.ss_sp or 0, before.ss_size, before.ss_flags):
+                before.ss_flags &= ~1  # SS_ONSTACK is a state, not a request
+                if libc.sigaltstack(ctypes.byref(before), None) != 0:
+                    raise OSError(ctypes.get_errno(), 'could not restore the signal stack (sigaltstack)')

@@ -3,7 +3,6 @@ from typing import Callable, Dict, List, Optional, Sequence
 
 import numpy as np
 import torch.nn as nn
-import torch.nn.functional as F
 from torch import Tensor
 
 from ...registry import MODELS, SEGMENTORS
@@ -123,10 +122,11 @@ class EncoderDecoder(nn.Module):
                 y1, x1 = h_idx * h_stride, w_idx * w_stride
                 y2, x2 = min(y1 + h_crop, h_img), min(x1 + w_crop, w_img)
                 y1, x1 = max(y2 - h_crop, 0), max(x2 - w_crop, 0)
-                crop_logit = self.encode_decode(img[:, :, y1:y2, x1:x2], img_meta)
-                preds += F.pad(crop_logit, (x1, w_img - x2, y1, h_img - y2))
+                # Added in place: the official F.pad to full size, then a full-size add, gives the same values
+                # and moves K x H x W floats twice per window (2048x1024, 150 classes: 1.2 GB each).
+                preds[:, :, y1:y2, x1:x2] += self.encode_decode(img[:, :, y1:y2, x1:x2], img_meta)
                 count[:, :, y1:y2, x1:x2] += 1
-        preds = preds / count
+        preds /= count
         if rescale:
             preds = self._rescale(preds, img_meta)
         return preds
