@@ -22,6 +22,21 @@ def _loopback_only(self, address):
 
 socket.socket.connect = _loopback_only
 
+
+def _share_cores_between_workers() -> None:
+    """Under ``pytest -n N``, each worker (and the tool subprocesses it starts, through the environment) gets its
+    share of the cores: N workers at the default of one thread per core oversubscribe the machine, and OpenMP
+    threads that wait for a busy core spin."""
+    workers = int(os.environ.get('PYTEST_XDIST_WORKER_COUNT', '1'))
+    if workers > 1 and 'OMP_NUM_THREADS' not in os.environ:
+        from mmseg.utils.threads import available_cores
+        threads = max(1, available_cores() // workers)
+        os.environ['OMP_NUM_THREADS'] = str(threads)
+        torch.set_num_threads(threads)
+
+
+_share_cores_between_workers()
+
 # Scheduled first (pytest-xdist hands out tests in collection order, round-robin): these took 45-375 s each in a
 # full -n 2 run on 2 cores (2026-12-03); collected near the end, one of them alone kept a worker busy for minutes
 # after the other had finished.

@@ -172,43 +172,81 @@ def test_labelled_images_score():
     assert miou == pytest.approx(100 * (0.5 + 0 + 1) / 3)
 
 
-@pytest.mark.slow
-def test_openvino_accuracy_control_restores_float_ops(demo):
-    """Scored against fp32's own labels (fp32 = 100 mIoU), the plain INT8 model loses more than 1 point; accuracy
-    control (``max_drop=1``, two steps: each ranking of the ops costs a compile per op, about a minute here) puts
-    quantized ops back in float and loses less on those images."""
-    pytest.importorskip('openvino')
-    pytest.importorskip('nncf')
-    import openvino as ov
-    from mmseg.deploy.quantize import LabelledImages, dataset_images, quantize_openvino
+def _own_label_control(demo, count=8):
+    """(fp32 graph, calibration images, ``drop(model)``, control images labelled by fp32 itself): scored against
+    fp32's own labels, fp32 is 100 mIoU and ``drop`` is what quantization costs."""
+    from mmseg.deploy.openvino_core import shared_core
+    from mmseg.deploy.quantize import LabelledImages, dataset_images
     from mmseg.models.segmentors.labels import upsample_argmax
     tool, cfg, ckpt, tmp = demo
     model = init_segmentor(cfg, ckpt, backend='openvino')
     calib_set, _ = tool._datasets(model.cfg)
     calib = dataset_images(calib_set, 4)
     graph = model.runtime.graph.path((1, *calib[0].shape[2:]))
-    core = ov.Core()
 
-    def compiled(path):
-        return core.compile_model(path, 'CPU', {'INFERENCE_PRECISION_HINT': 'f32'})
-    images = [t.numpy() for t in dataset_images(calib_set, 8)]
+    def compiled(path_or_model):
+        return shared_core().compile_model(path_or_model, 'CPU', {'INFERENCE_PRECISION_HINT': 'f32'})
+    images = [t.numpy() for t in dataset_images(calib_set, count)]
     fp32 = compiled(graph)
     own_labels = [upsample_argmax(torch.from_numpy(fp32(x)[0]), x.shape[2:], False)[0].numpy() for x in images]
     control = LabelledImages(images, own_labels, num_classes=4)
 
-    def drop(path):
-        run = compiled(path)
+    def drop(path_or_model):
+        run = compiled(path_or_model)
         return 100 - control.score(lambda x: run(x)[0])[0]
-
-    def fake_quantize_ops(path):
-        return sum(op.get_type_name() == 'FakeQuantize' for op in core.read_model(path).get_ops())
     assert drop(graph) == pytest.approx(0)
+    return graph, calib, drop, control
+
+
+def _fake_quantize_ops(path_or_model):
+    from mmseg.deploy.openvino_core import shared_core
+    model = shared_core().read_model(path_or_model) if isinstance(path_or_model, str) else path_or_model
+    return sum(op.get_type_name() == 'FakeQuantize' for op in model.get_ops())
+
+
+def test_accuracy_control_keeps_the_better_of_plain_and_controlled(demo):
+    """NNCF's restorer can end worse than the plain quantization it started from; better_on keeps whichever scores
+    higher on the control images (plain on a tie)."""
+    pytest.importorskip('openvino')
+    nncf = pytest.importorskip('nncf')
+    from mmseg.deploy.openvino_core import shared_core
+    from mmseg.deploy.quantize import HAMBURGER_SCOPE, better_on
+    graph, calib, drop, control = _own_label_control(demo)
+    scope = nncf.IgnoredScope(patterns=[f'.*{HAMBURGER_SCOPE}.*'])
+
+    def quantized(images):
+        return nncf.quantize(shared_core().read_model(graph), nncf.Dataset([x.numpy() for x in images]),
+                             subset_size=len(images), ignored_scope=scope)
+    plain = quantized(calib)
+    worse = quantized([torch.zeros_like(calib[0]) + 0.01])  # activation ranges of a flat image
+    fp32 = shared_core().read_model(graph)
+    assert drop(worse) > drop(plain) > drop(fp32) == pytest.approx(0)
+    assert better_on(control, plain, worse) is plain
+    assert better_on(control, plain, fp32) is fp32
+    assert better_on(control, plain, quantized(calib)) is plain  # equal scores: plain
+
+
+@pytest.mark.slow
+def test_openvino_accuracy_control_restores_float_ops(demo):
+    """The plain INT8 model loses more than 1 point on fp32's own labels; accuracy control (``max_drop=1``, two
+    steps: each ranking of the ops costs a compile per op, about a minute here) returns a model that loses no more
+    on those images, with ops back in float when it is the controlled one. On the AVX512 Xeon (2 threads) the
+    controlled model won; on an AVX2 EPYC with one thread per xdist worker NNCF's result lost more than the plain
+    one (5.56 vs 5.52) and the plain one was kept."""
+    pytest.importorskip('openvino')
+    pytest.importorskip('nncf')
+    from mmseg.deploy.quantize import quantize_openvino
+    graph, calib, drop, control = _own_label_control(demo)
+    _, _, _, tmp = demo
     plain = quantize_openvino(graph, str(tmp / 'plain.xml'), calib)
     kept = quantize_openvino(graph, str(tmp / 'control.xml'), calib, control=control, max_drop=1.0,
                              max_restored=2)
     assert drop(plain) > 1.0
-    assert drop(kept) < drop(plain)
-    assert 0 < fake_quantize_ops(kept) < fake_quantize_ops(plain)
+    assert drop(kept) <= drop(plain)
+    if drop(kept) < drop(plain):
+        assert 0 < _fake_quantize_ops(kept) < _fake_quantize_ops(plain)
+    else:
+        assert _fake_quantize_ops(kept) == _fake_quantize_ops(plain)
 
 
 def test_labelled_images_from_dataset(demo):
