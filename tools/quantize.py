@@ -1,18 +1,19 @@
 """INT8 post-training static quantization (onnxruntime or OpenVINO/NNCF) with an accuracy gate.
 
 ``python tools/quantize.py CONFIG CKPT --calib 32 [--runtime onnxruntime|openvino] [--out model_int8.onnx]
-[--max-drop 0.5] [--accuracy-control N] [--threads N]``
+[--max-drop 0.5] [--accuracy-control N] [--preset mixed|performance] [--weight-bits auto|7|8] [--threads N]``
 
 Exports the model's ONNX graph (``mmseg.deploy``), calibrates activation ranges on ``--calib`` images of the config's
 training set (evenly spaced, through the test pipeline), quantizes to int8 with the Hamburger (NMF) kept in float
-(onnxruntime: static QDQ of convolutions and matrix products; OpenVINO: NNCF), then evaluates the fp32 and the int8
-model of that runtime on the validation set and prints the gate: both mIoUs, the drop, and the fraction of pixels
-whose label is unchanged. ``--accuracy-control N`` (OpenVINO) runs NNCF's quantization with accuracy control on N
-labelled training images: the quantized ops that cost most mIoU there go back to float until the drop on them is at
-most ``--max-drop``; the gate still decides, on the validation set, which the control never sees. The INT8 model
-is written only when the drop is at most ``--max-drop`` points (otherwise it says so, writes nothing and exits with
-status 1). On CPUs without VNNI/AMX the weights use 7 bits (see
-``mmseg.deploy.quantize``); the tool prints which. Run the result with ``tools/test.py CONFIG model_int8.onnx
+(onnxruntime: static QDQ of convolutions and matrix products; OpenVINO: NNCF, by default with asymmetric
+activations, ``--preset mixed``), then evaluates the fp32 and the int8 model of that runtime on the validation set
+and prints the gate: both mIoUs, the drop, and the fraction of pixels whose label is unchanged.
+``--accuracy-control N`` (OpenVINO) runs NNCF's quantization with accuracy control on N labelled training images:
+the quantized ops that cost most mIoU there go back to float until the drop on them is at most ``--max-drop``; the
+gate still decides, on the validation set, which the control never sees. On CPUs without VNNI/AMX the weights use
+7 bits by default (see ``mmseg.deploy.quantize``; ``--weight-bits 7|8`` decides instead); the tool prints which.
+The INT8 model is written only when the drop is at most ``--max-drop`` points (otherwise it says so, writes nothing
+and exits with status 1). Run the result with ``tools/test.py CONFIG model_int8.onnx
 --backend onnxruntime`` (``model_int8.xml --backend openvino``) or ``init_segmentor(CONFIG, 'model_int8.onnx',
 backend='onnxruntime')``.
 """
@@ -40,6 +41,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument('--accuracy-control', type=int, default=0, metavar='N',
                    help='openvino: keep the ops that cost most mIoU on N labelled training images in float until '
                         'the drop there is at most --max-drop (NNCF accuracy control; 0: off)')
+    p.add_argument('--preset', choices=['mixed', 'performance'],
+                   help="openvino: NNCF's quantization preset (mixed: asymmetric activations, the more accurate on "
+                        'SegNeXt; performance: NNCF\'s own default, all symmetric). Default: mixed')
+    p.add_argument('--weight-bits', choices=['auto', '7', '8'], default='auto',
+                   help='auto: 8 on CPUs with VNNI/AMX, 7 without them (their int16 sums can saturate with 8)')
     p.add_argument('--val-limit', type=int, help='evaluate on the first N validation images only')
     p.add_argument('--threads', type=int, help='CPU threads (default: the cores this process may use)')
     p.add_argument('--cfg-options', nargs='+', action=DictAction, help="override config keys, 'a.b=v'")
@@ -52,6 +58,9 @@ def parse_args(argv=None) -> argparse.Namespace:
         p.error(f'--accuracy-control must be >= 0, got {args.accuracy_control}')
     if args.accuracy_control and args.runtime != 'openvino':
         p.error('--accuracy-control needs --runtime openvino (NNCF)')
+    if args.preset and args.runtime != 'openvino':
+        p.error('--preset needs --runtime openvino (NNCF)')
+    args.preset = args.preset or 'mixed'
     if not osp.isfile(args.checkpoint):
         p.error(f'checkpoint {args.checkpoint} does not exist')
     ext = '.xml' if args.runtime == 'openvino' else '.onnx'
@@ -100,7 +109,7 @@ def main(argv=None) -> int:
     fp32 = build_inference_model(cfg, args.checkpoint, 'cpu', backend=args.runtime)
     calib = dataset_images(calib_set, args.calib)
     fp32_graph = fp32.runtime.graph.path((1, *calib[0].shape[2:]))  # export (or reuse) the fp32 graph
-    reduce, why = saturation_guard()
+    reduce, why = saturation_guard(None if args.weight_bits == 'auto' else args.weight_bits == '7')
     print(f"weights: {'7' if reduce else '8'} bits ({why})")
     ext = osp.splitext(args.out)[1]
     tmp = f'{osp.splitext(args.out)[0]}.candidate{ext}'
@@ -112,9 +121,10 @@ def main(argv=None) -> int:
                                                       fp32.decode_head.align_corners)
                 print(f'accuracy control on {len(control.images)} labelled training images, '
                       f'max drop {args.max_drop:.2f}')
-            quantize_openvino(fp32_graph, tmp, calib, control=control, max_drop=args.max_drop)
+            quantize_openvino(fp32_graph, tmp, calib, reduce_range=reduce, control=control, max_drop=args.max_drop,
+                              preset=args.preset)
         else:
-            quantize_int8(fp32_graph, tmp, calib)
+            quantize_int8(fp32_graph, tmp, calib, reduce_range=reduce)
         int8 = build_inference_model(cfg, tmp, 'cpu', backend=args.runtime)
         gate = accuracy_gate(fp32, int8, val_set)
         print(f"accuracy gate on {gate['images']} validation images ({args.runtime}): mIoU fp32 "

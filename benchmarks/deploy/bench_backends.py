@@ -11,7 +11,8 @@ windows, stride 768, the Cityscapes test setting) — one photo resized to the c
 - ``Segmenter(img)`` for each runtime/precision (``mmseg.apis.Segmenter.from_config(..., backend=, precision=)``):
   pytorch fp32 (fused, the plain path), pytorch bf16, compiled fp32, onnxruntime fp32, openvino fp32/bf16 (bf16
   rows only where the CPU has bf16 in hardware), onnxruntime/openvino int8 (``mmseg.deploy.quantize``, calibrated
-  on the other photos; random weights, so their labels say nothing about a trained model's accuracy);
+  on the other photos; random weights, so their labels say nothing about a trained model's accuracy; OpenVINO's
+  with our default ``mixed`` preset, ``openvino:int8-performance`` with NNCF's own);
 - ``backend='auto'`` (a fresh decision cache: it measures on its warm-up call, and the row says what it picked);
 - the peer: MMSegmentation 1.2.2 ``inference_model`` in its own process of the reference venv (same weights through
   ``to_mmseg_layout``, same threads, its NMF with its own random bases).
@@ -51,7 +52,7 @@ CASES = {'512': (512, 512, 'whole', None, None), '2048-whole': (1024, 2048, 'who
 TINY_CASES = {'512': (128, 128, 'whole', None, None), '2048-whole': (128, 256, 'whole', None, None),
               '2048-slide': (128, 256, 'slide', (128, 128), (96, 96))}
 RUNTIMES = ('pytorch:fp32', 'pytorch:bf16', 'compiled:fp32', 'onnxruntime:fp32', 'openvino:fp32', 'openvino:bf16',
-            'onnxruntime:int8', 'openvino:int8', 'auto')
+            'onnxruntime:int8', 'openvino:int8', 'openvino:int8-performance', 'auto')
 
 
 def calibrated_checkpoint(config: str, photos, opts: Dict, out: str) -> str:
@@ -83,13 +84,16 @@ def build_runtime(name: str, config: str, ckpt: str, opts: Dict, calib, workdir:
     if name == 'auto':
         return Segmenter.from_config(config, ckpt, backend='auto', cfg_options=opts)
     backend, precision = name.split(':')
-    if precision != 'int8':
+    if not precision.startswith('int8'):
         return Segmenter.from_config(config, ckpt, backend=backend, precision=precision, cfg_options=opts)
     fp32 = Segmenter.from_config(config, ckpt, backend=backend, cfg_options=opts)
     graph = fp32.model.runtime.graph.path((1, *calib[0].shape[2:]))
-    out = osp.join(workdir, f'{abs(hash((config, str(opts))))}_{backend}_int8' + ('.xml' if backend == 'openvino'
-                                                                                  else '.onnx'))
-    (quantize_openvino if backend == 'openvino' else quantize_int8)(graph, out, calib)
+    out = osp.join(workdir, f'{abs(hash((config, str(opts))))}_{backend}_{precision}' + (
+        '.xml' if backend == 'openvino' else '.onnx'))
+    if backend == 'openvino':
+        quantize_openvino(graph, out, calib, preset=precision.partition('-')[2] or 'mixed')
+    else:
+        quantize_int8(graph, out, calib)
     return Segmenter.from_config(config, out, backend=backend, cfg_options=opts)
 
 
@@ -99,7 +103,7 @@ def skip_reason(name: str) -> Optional[str]:
     backend, _, precision = name.partition(':')
     if backend in ('onnxruntime', 'openvino') and not available(backend):
         return f'{backend} is not installed'
-    if name == 'openvino:int8':
+    if name.startswith('openvino:int8'):
         try:
             import nncf  # noqa: F401
         except ImportError:
@@ -211,6 +215,16 @@ def versions() -> Dict[str, Optional[str]]:
     return out
 
 
+def settle(limit_s: float) -> Dict:
+    """Wait until the 1-minute load average is below 1.5 or ``limit_s`` has passed; the reading and the wait.
+    A quiet machine falls from the benchmark's own 2 to below 1.5 in about 20 s; one that stays above it ran
+    something else too."""
+    start = time.monotonic()
+    while os.getloadavg()[0] >= 1.5 and time.monotonic() - start < limit_s:
+        time.sleep(5)
+    return dict(loadavg=os.getloadavg(), after_s=time.monotonic() - start)
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     p.add_argument('--variants', nargs='+', default=['t', 'b'], choices=sorted(CONFIGS))
@@ -222,6 +236,9 @@ def main(argv=None) -> int:
     p.add_argument('--no-peer', action='store_true', help='skip MMSegmentation 1.2.2')
     p.add_argument('--ref-python', default=str(REPO / '.ref_venv' / 'bin' / 'python'),
                    help='python of the reference venv (benchmarks/reference_env.sh)')
+    p.add_argument('--settle', type=float, default=120, metavar='S',
+                   help='after the last run, wait up to S seconds for the 1-minute load to fall below 1.5 and '
+                        "report it: the reading right at the end is mostly the benchmark's own threads")
     p.add_argument('--json')
     args = p.parse_args(argv)
     if args.reps < 1:
@@ -235,6 +252,7 @@ def main(argv=None) -> int:
     from mmseg.utils.threads import setup_threads
     setup_threads(args.threads)
     load_start = os.getloadavg()
+    load_end = settled = None
     photos = sample_photos()
     results = []
 
@@ -242,7 +260,8 @@ def main(argv=None) -> int:
         return dict(date=time.strftime('%Y-%m-%d %H:%M'), cpu=cpu_model(), machine=platform.machine(),
                     cores=os.cpu_count(), flags=sorted(k for k, v in kernel_flags().items() if v is True),
                     torch_capability=kernel_flags()['torch_capability'], threads=torch.get_num_threads(),
-                    loadavg_start=load_start, loadavg_end=os.getloadavg(), versions=versions(),
+                    loadavg_start=load_start, loadavg_end=load_end or os.getloadavg(), loadavg_settled=settled,
+                    versions=versions(),
                     peer_versions=next((r['peer_versions'] for r in results if r['peer_versions']), None),
                     reps=args.reps, tiny=args.tiny)
 
@@ -259,12 +278,13 @@ def main(argv=None) -> int:
                 results.append(bench_case(v, case, args, photos, tmp))
                 print(format_rows(results[-1]['rows']), flush=True)
                 save()
+    load_end = os.getloadavg()
+    settled = settle(args.settle)
     info = summary()
-    load_end = info['loadavg_end']
     print(f"{info['date']}  {info['cpu']} ({info['cores']} cores, {info['threads']} threads)  flags: "
           f"{' '.join(info['flags'])}  torch capability {info['torch_capability']}")
     print(f"loadavg at start {' '.join(f'{x:.2f}' for x in load_start)}, at end "
-          f"{' '.join(f'{x:.2f}' for x in load_end)}")
+          f"{' '.join(f'{x:.2f}' for x in load_end)}, {settled['after_s']:.0f} s later {settled['loadavg'][0]:.2f}")
     print('versions: ' + ', '.join(f'{k} {v}' for k, v in info['versions'].items())
           + (f"; peer: {', '.join(f'{k} {v}' for k, v in info['peer_versions'].items())}"
              if info['peer_versions'] else ''))

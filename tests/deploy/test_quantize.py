@@ -85,6 +85,49 @@ def test_gate_refuses_to_write(demo, capsys, monkeypatch):
     assert not out.exists() and not Path(str(out) + '.candidate.onnx').exists()
 
 
+def test_onnxruntime_ranges_average_the_images(demo, tmp_path):
+    """An activation's range is each calibration image's min/max averaged over the images: an image of five times
+    the contrast widens the input's range by its share, not to its own extremes."""
+    import onnx
+    from onnx import numpy_helper
+    from mmseg.deploy.quantize import quantize_int8
+    _, cfg, ckpt, _ = demo
+    graph = init_segmentor(cfg, ckpt, backend='onnxruntime').runtime.graph.path((1, 3, 128, 128))
+    torch.manual_seed(0)
+    low = torch.rand(1, 3, 128, 128) * 2 - 1
+    high = low * 5
+    g = onnx.load(quantize_int8(graph, str(tmp_path / 'q.onnx'), [low, high], reduce_range=False)).graph
+    q = next(n for n in g.node if n.op_type == 'QuantizeLinear' and n.input[0] == g.input[0].name)
+    scale = float(next(numpy_helper.to_array(i) for i in g.initializer if i.name == q.input[1]))
+    mean_min, mean_max = (low.min() + high.min()) / 2, (low.max() + high.max()) / 2  # about -3 and 3
+    assert scale == pytest.approx(float(mean_max - mean_min) / 255, rel=1e-4)  # the extremes would give 10 / 255
+
+
+def _int8_weight_peak(path):
+    """The largest |value| among the model's int8 weight tensors (7-bit weights stay within 64)."""
+    import numpy as np
+    import onnx
+    from onnx import numpy_helper
+    arrays = [numpy_helper.to_array(i) for i in onnx.load(path).graph.initializer]
+    return max(int(np.abs(a.astype(np.int32)).max()) for a in arrays if a.dtype == np.int8 and a.size > 1)
+
+
+def test_weight_bits_by_cpu_or_as_asked(demo, capsys, monkeypatch):
+    """Without VNNI/AMX the tool writes 7-bit weights unless --weight-bits 8 asks for the full range."""
+    tool, cfg, ckpt, tmp = demo
+    monkeypatch.setenv('SEGNEXT_CACHE_DIR', str(tmp / 'cache'))
+    from mmseg.deploy import cpu
+    monkeypatch.setattr(cpu, 'has_vnni', lambda: False)
+    out = tmp / 'bits' / 'int8.onnx'
+    argv = [cfg, ckpt, '--calib', '4', '--out', str(out), '--max-drop', '100', '--threads', '1']
+    assert tool.main(argv) == 0
+    assert 'weights: 7 bits (the CPU has no VNNI/AMX' in capsys.readouterr().out
+    assert _int8_weight_peak(str(out)) <= 64
+    assert tool.main(argv + ['--weight-bits', '8']) == 0
+    assert 'weights: 8 bits (as asked)' in capsys.readouterr().out
+    assert _int8_weight_peak(str(out)) > 64
+
+
 def test_bad_arguments(demo, capsys):
     tool, cfg, ckpt, _ = demo
     for argv, msg in (([cfg, ckpt, '--calib', '0'], '--calib must be >= 1'),
@@ -93,7 +136,9 @@ def test_bad_arguments(demo, capsys):
                       ([cfg, ckpt, '--runtime', 'openvino', '--out', 'x.onnx'], 'a openvino INT8 model is a .xml'),
                       ([cfg, ckpt, '--runtime', 'openvino', '--accuracy-control', '-1'],
                        '--accuracy-control must be >= 0'),
-                      ([cfg, ckpt, '--accuracy-control', '8'], '--accuracy-control needs --runtime openvino')):
+                      ([cfg, ckpt, '--accuracy-control', '8'], '--accuracy-control needs --runtime openvino'),
+                      ([cfg, ckpt, '--preset', 'performance'], '--preset needs --runtime openvino'),
+                      ([cfg, ckpt, '--runtime', 'openvino', '--preset', 'fast'], "invalid choice: 'fast'")):
         with pytest.raises(SystemExit):
             tool.parse_args(argv)
         assert msg in capsys.readouterr().err
@@ -259,6 +304,44 @@ def test_labelled_images_from_dataset(demo):
     # images through the test pipeline (64² demo images scaled to 128²), labels at the original size
     assert all(x.shape == (1, 3, 128, 128) and g.shape == (64, 64) for x, g in zip(data.images, data.gts))
     assert (data.num_classes, data.reduce_zero_label) == (len(calib_set.CLASSES), calib_set.reduce_zero_label)
+
+
+def _activation_ranges(path):
+    """(input_low, input_high) of each FakeQuantize on an activation (a weight's reads a constant)."""
+    from mmseg.deploy.openvino_core import shared_core
+
+    def const(op_input):
+        node = op_input.get_source_output().get_node()
+        while node.get_type_name() == 'Convert':
+            node = node.input(0).get_source_output().get_node()
+        return node.get_data() if node.get_type_name() == 'Constant' else None
+    out = []
+    for op in shared_core().read_model(path).get_ops():
+        if op.get_type_name() == 'FakeQuantize' and const(op.input(0)) is None:
+            out.append((float(const(op.input(1)).min()), float(const(op.input(2)).max())))
+    return out
+
+
+def test_openvino_preset_sets_the_activation_scheme(demo):
+    """'performance' (NNCF's default) gives every activation a grid symmetric about zero (or from zero, for
+    non-negative ones); 'mixed', our default, fits asymmetric ranges to activations that are not."""
+    pytest.importorskip('openvino')
+    pytest.importorskip('nncf')
+    from mmseg.deploy.quantize import quantize_openvino
+    graph, calib, _, _ = _own_label_control(demo, count=1)
+    _, _, _, tmp = demo
+
+    def symmetric(low, high):
+        return low == 0 or low == pytest.approx(-high, rel=0.01)  # signed: -high * 128/127
+    ranges = {}
+    for preset in ('performance', 'mixed'):
+        ranges[preset] = _activation_ranges(quantize_openvino(graph, str(tmp / f'{preset}.xml'), calib,
+                                                              preset=preset))
+    assert ranges['performance'] and all(symmetric(*r) for r in ranges['performance'])
+    assert len(ranges['mixed']) == len(ranges['performance'])
+    assert sum(not symmetric(*r) for r in ranges['mixed']) > len(ranges['mixed']) // 2
+    with pytest.raises(ValueError, match="preset must be one of .*got 'fast'"):
+        quantize_openvino(graph, str(tmp / 'x.xml'), calib, preset='fast')
 
 
 def test_openvino_quantize_rejects_bad_control(tmp_path):
