@@ -273,10 +273,10 @@ def test_accuracy_control_keeps_the_better_of_plain_and_controlled(demo):
 @pytest.mark.slow
 def test_openvino_accuracy_control_restores_float_ops(demo):
     """The plain INT8 model loses more than 1 point on fp32's own labels; accuracy control (``max_drop=1``, two
-    steps: each ranking of the ops costs a compile per op, about a minute here) returns a model that loses no more
-    on those images, with ops back in float when it is the controlled one. On the AVX512 Xeon (2 threads) the
-    controlled model won; on an AVX2 EPYC with one thread per xdist worker NNCF's result lost more than the plain
-    one (5.56 vs 5.52, before better_on)."""
+    steps: the ranking of the ops costs a compile per op, 3-6 minutes on one thread) returns a model that
+    loses no more on those images, with ops back in float when it is the controlled one. With NNCF's performance
+    preset, the controlled model won on the AVX512 Xeon (2 threads) and lost more than the plain one on
+    an AVX2 EPYC with one thread per xdist worker (5.56 vs 5.52, before better_on)."""
     pytest.importorskip('openvino')
     pytest.importorskip('nncf')
     from mmseg.deploy.quantize import quantize_openvino
