@@ -41,7 +41,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument('--accuracy-control', type=int, default=0, metavar='N',
                    help='openvino: keep the ops that cost most mIoU on N labelled training images in float until '
                         'the drop there is at most --max-drop (NNCF accuracy control; 0: off)')
-    p.add_argument('--preset', choices=['mixed', 'performance'],
+    p.add_argument('--preset', choices=['mixed', 'performance'],  # quantize.OPENVINO_PRESETS, not imported for --help
                    help="openvino: NNCF's quantization preset (mixed: asymmetric activations, the more accurate on "
                         'SegNeXt; performance: NNCF\'s own default, all symmetric). Default: mixed')
     p.add_argument('--weight-bits', choices=['auto', '7', '8'], default='auto',

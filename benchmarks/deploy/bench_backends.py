@@ -91,7 +91,8 @@ def build_runtime(name: str, config: str, ckpt: str, opts: Dict, calib, workdir:
     out = osp.join(workdir, f'{abs(hash((config, str(opts))))}_{backend}_{precision}' + (
         '.xml' if backend == 'openvino' else '.onnx'))
     if backend == 'openvino':
-        quantize_openvino(graph, out, calib, preset=precision.partition('-')[2] or 'mixed')
+        preset = precision.partition('-')[2]  # 'int8-performance' -> NNCF's own preset; 'int8' -> ours
+        quantize_openvino(graph, out, calib, **({'preset': preset} if preset else {}))
     else:
         quantize_int8(graph, out, calib)
     return Segmenter.from_config(config, out, backend=backend, cfg_options=opts)

@@ -43,7 +43,7 @@ from .agreement import label_difference
 from .openvino_core import keep_signal_stack, shared_core
 
 HAMBURGER_SCOPE = '/decode_head/hamburger/'
-OPENVINO_PRESETS = ('mixed', 'performance')  # NNCF's QuantizationPreset values
+OPENVINO_PRESETS = ('mixed', 'performance')  # NNCF's QuantizationPreset values; the first is our default
 
 
 def hamburger_nodes(path: str, scope: str = HAMBURGER_SCOPE) -> List[str]:
@@ -171,7 +171,7 @@ def _miou(inter: torch.Tensor, union: torch.Tensor) -> float:
 def quantize_openvino(fp32_path: str, out_path: str, calib_images: Iterable[torch.Tensor],
                       keep_fp32_scope: Optional[str] = HAMBURGER_SCOPE, reduce_range: Optional[bool] = None,
                       control: Optional[LabelledImages] = None, max_drop: float = 0.5,
-                      max_restored: Optional[int] = None, preset: str = 'mixed') -> str:
+                      max_restored: Optional[int] = None, preset: str = OPENVINO_PRESETS[0]) -> str:
     """Write the NNCF INT8 OpenVINO IR of the ONNX graph ``fp32_path`` to ``out_path`` (``.xml``; the weights go
     to the ``.bin`` beside it), calibrated on ``calib_images``, with NNCF's ``preset`` (``'mixed'`` or
     ``'performance'``, see the module docstring); ops under ``keep_fp32_scope`` stay float. With
